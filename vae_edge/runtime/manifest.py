@@ -1,0 +1,143 @@
+"""The manifest that describes an exported model folder and fingerprints its two graphs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, THRESHOLD, ModelConfig
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+ENCODER_NAME = "encoder.onnx"
+DECODER_NAME = "decoder.onnx"
+ENCODER_INPUTS = ("image",)
+ENCODER_OUTPUTS = ("mu", "logvar")
+DECODER_INPUTS = ("z",)
+# `logits` rides along with `probs` so that evaluation can compute log-likelihoods stably.
+DECODER_OUTPUTS = ("probs", "logits")
+
+
+class ModelFileError(ValueError):
+    """A model folder, manifest or graph is missing, unreadable or not what the manifest says."""
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class GraphEntry:
+    """One ONNX graph of the model: its file name, fingerprint and tensor names."""
+
+    file: str
+    sha256: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything the runtime needs to know about a model folder, as written by export."""
+
+    config: ModelConfig
+    encoder: GraphEntry
+    decoder: GraphEntry
+    opset: int
+    package_version: str
+    variant: str = "float32"
+    training: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "package_version": self.package_version,
+            "variant": self.variant,
+            "model": self.config.to_dict(),
+            "image_shape": [self.config.image_side, self.config.image_side],
+            "preprocessing": {
+                "source_side": SOURCE_SIDE,
+                "pool": f"{POOL_FACTOR}x{POOL_FACTOR} mean",
+                "threshold": THRESHOLD,
+            },
+            "opset": self.opset,
+            "encoder": self.encoder.to_dict(),
+            "decoder": self.decoder.to_dict(),
+            "training": self.training,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """Parse a manifest dict; raises KeyError/TypeError/ValueError on a malformed one."""
+        if data["format_version"] != FORMAT_VERSION:
+            raise ValueError(
+                f"format_version {data['format_version']} is not supported "
+                f"(this vae-edge reads version {FORMAT_VERSION})"
+            )
+
+        def graph(entry: dict[str, Any]) -> GraphEntry:
+            return GraphEntry(
+                file=str(entry["file"]),
+                sha256=str(entry["sha256"]),
+                inputs=tuple(entry["inputs"]),
+                outputs=tuple(entry["outputs"]),
+            )
+
+        return cls(
+            config=ModelConfig.from_dict(data["model"]),
+            encoder=graph(data["encoder"]),
+            decoder=graph(data["decoder"]),
+            opset=int(data["opset"]),
+            package_version=str(data["package_version"]),
+            variant=str(data.get("variant", "float32")),
+            training=dict(data.get("training", {})),
+        )
+
+
+def read_manifest(model_dir: str | Path) -> Manifest:
+    """Read and check `model_dir/manifest.json` and the SHA-256 of both graphs it names.
+
+    Any problem raises `ModelFileError` with a one-line message naming the file.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelFileError(f"{model_dir}: model folder not found")
+    manifest_path = model_dir / MANIFEST_NAME
+    try:
+        manifest = Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ModelFileError(f"{manifest_path}: manifest not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{manifest_path}: not a readable JSON manifest ({error})") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{manifest_path}: malformed manifest ({error!r})") from None
+    for entry in (manifest.encoder, manifest.decoder):
+        graph_path = model_dir / entry.file
+        if not graph_path.is_file():
+            raise ModelFileError(f"{graph_path}: model file not found")
+        if sha256_file(graph_path) != entry.sha256:
+            raise ModelFileError(
+                f"{graph_path}: SHA-256 does not match the manifest; the file is truncated, "
+                "modified or from another export"
+            )
+    return manifest
