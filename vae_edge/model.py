@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vae_edge.config import ModelConfig
 
+ACTIVATION_LAYERS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
-def _tanh_mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers between consecutive `sizes`, each followed by tanh."""
+
+def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
+    """Linear layers between consecutive `sizes`, each followed by the activation."""
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(n_in, n_out), nn.Tanh()]
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(n_in, n_out), ACTIVATION_LAYERS[activation]()]
     return nn.Sequential(*layers)
 
 
@@ -22,7 +26,7 @@ class Encoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.body = _tanh_mlp([config.input_dim, *config.hidden_sizes])
+        self.body = _mlp([config.input_dim, *config.hidden_sizes], config.activation)
         self.mu = nn.Linear(config.hidden_sizes[-1], config.latent_dim)
         self.logvar = nn.Linear(config.hidden_sizes[-1], config.latent_dim)
 
@@ -37,7 +41,7 @@ class Decoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         hidden = list(reversed(config.hidden_sizes))
-        self.body = _tanh_mlp([config.latent_dim, *hidden])
+        self.body = _mlp([config.latent_dim, *hidden], config.activation)
         self.out = nn.Linear(hidden[-1], config.input_dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -67,9 +71,11 @@ class VAE(nn.Module):
 
 
 def loss_terms(
-    logits: torch.Tensor, image: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+    image: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image (reconstruction BCE, KL) in nats, averaged over the batch.
+
+    Takes the images and what `VAE.forward` returned for them: `loss_terms(x, *vae(x))`.
 
     BCE is summed over the pixels and computed from logits for numerical stability;
     KL is the closed form for a diagonal Gaussian against N(0, I).

@@ -1,7 +1,7 @@
-"""The `vae-edge` command line: one click group, commands in two modules.
+"""The `vae-edge` command line: one click group, its commands in three modules.
 
-`runtime_commands` works on a core install (no torch); `training_commands` imports
-torch only inside the commands that need it.
+`runtime_commands` works on a core install (no torch); `training_commands` and
+`export_commands` import torch only inside the commands that need it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from vae_edge import __version__
-from vae_edge.cli import runtime_commands, training_commands
+from vae_edge.cli import export_commands, runtime_commands, training_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +18,6 @@ def main() -> None:
     """Train a small VAE on 14x14 MNIST and run it anywhere with onnxruntime."""
 
 
-for _module in (training_commands, runtime_commands):
+for _module in (training_commands, export_commands, runtime_commands):
     for _command in _module.COMMANDS:
         main.add_command(_command)

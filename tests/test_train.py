@@ -1,0 +1,231 @@
+"""The training loop: determinism, resume, Ctrl-C, and the `vae-edge train` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from vae_edge.checkpoint import load_checkpoint
+from vae_edge.cli import main
+from vae_edge.config import ModelConfig
+from vae_edge.mnist import load_split
+from vae_edge.plots import FIGURE_NAMES
+from vae_edge.train import TrainOptions, train
+
+SMALL_CONFIG = ModelConfig(latent_dim=4, hidden_sizes=(32,))
+
+
+@pytest.fixture(scope="module")
+def small_data(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """2,000 training and the 1,000 validation images: enough to learn, quick to train."""
+    return load_split(mnist_dir, "train")[:2000], load_split(mnist_dir, "validation")
+
+
+def run_small(out_dir: Path, data, epochs: int, seed: int = 0, resume_from=None):
+    options = TrainOptions(epochs=epochs, batch_size=64, seed=seed)
+    return train(
+        *data,
+        out_dir,
+        SMALL_CONFIG,
+        options,
+        resume_from=resume_from,
+        log=lambda _: None,
+        show_progress=False,
+    )
+
+
+def states_equal(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> bool:
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_same_seed_gives_identical_weights_and_other_seed_does_not(tmp_path, small_data):
+    first = run_small(tmp_path / "a", small_data, epochs=1, seed=3)
+    second = run_small(tmp_path / "b", small_data, epochs=1, seed=3)
+    other = run_small(tmp_path / "c", small_data, epochs=1, seed=4)
+    assert states_equal(first.model.state_dict(), second.model.state_dict())
+    assert (
+        first.history[0]["validation_reconstruction"]
+        == second.history[0]["validation_reconstruction"]
+    )
+    assert not states_equal(first.model.state_dict(), other.model.state_dict())
+
+
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, small_data):
+    straight = run_small(tmp_path / "straight", small_data, epochs=3)
+    run_small(tmp_path / "split", small_data, epochs=1)
+    resumed = run_small(
+        tmp_path / "split",
+        small_data,
+        epochs=3,
+        resume_from=load_checkpoint(tmp_path / "split"),
+    )
+    assert resumed.epochs_done == 3
+    assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
+    assert [e["train_kl"] for e in resumed.history] == [e["train_kl"] for e in straight.history]
+
+
+def test_checkpoint_holds_config_history_and_loads_weights_only(tmp_path, small_data):
+    result = run_small(tmp_path, small_data, epochs=2)
+    checkpoint = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert checkpoint.config == SMALL_CONFIG
+    assert checkpoint.epoch == 2
+    assert checkpoint.history == result.history
+    assert json.loads((tmp_path / "history.json").read_text()) == result.history
+    assert states_equal(checkpoint.model_state, result.model.state_dict())
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--latent-dim"])
+def test_train_rejects_non_positive_sizes(tmp_path, mnist_dir, option):
+    result = CliRunner().invoke(
+        main, ["train", option, "0", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "r")]
+    )
+    assert option in one_line_error(result)
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_rejects_an_out_path_that_cannot_be_written(tmp_path, mnist_dir):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(
+        main, ["train", "--data-dir", str(mnist_dir), "--out", str(blocker / "run")]
+    )
+    assert "--out" in one_line_error(result)
+
+
+def test_train_reports_missing_and_corrupted_data(tmp_path):
+    result = CliRunner().invoke(
+        main, ["train", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]
+    )
+    assert "nowhere" in one_line_error(result)
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
+        (broken / name).write_bytes(b"\x00\x00\x08\x03" + b"\x00\x00\x00\x05" * 3 + b"\x01" * 7)
+    for name in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
+        (broken / name).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05" + b"\x01" * 5)
+    result = CliRunner().invoke(
+        main, ["train", "--data-dir", str(broken), "--out", str(tmp_path / "r2")]
+    )
+    assert "truncated" in one_line_error(result)
+
+
+def test_train_refuses_to_overwrite_a_run_or_resume_with_other_settings(tmp_path, small_data):
+    run_small(tmp_path, small_data, epochs=1)
+    runner = CliRunner()
+    assert "--resume" in one_line_error(runner.invoke(main, ["train", "--out", str(tmp_path)]))
+    result = runner.invoke(main, ["train", "--out", str(tmp_path), "--resume", "--latent-dim", "9"])
+    assert "--latent-dim" in one_line_error(result)
+    result = runner.invoke(main, ["train", "--out", str(tmp_path), "--resume", "--epochs", "1"])
+    assert "already trained 1" in one_line_error(result)
+
+
+def cli_env(mnist_dir: Path) -> dict[str, str]:
+    return {**os.environ, "VAE_EDGE_DATA": str(mnist_dir), "PYTHONUNBUFFERED": "1"}
+
+
+def vae_edge_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from vae_edge.cli import main; main()", *args]
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_checkpoint_that_resume_completes(tmp_path, mnist_dir):
+    out_dir = tmp_path / "run"
+    args = [
+        "train",
+        "--epochs",
+        "30",
+        "--hidden",
+        "64",
+        "--latent-dim",
+        "4",
+        "--out",
+        str(out_dir),
+        "--quiet",
+    ]
+    process = subprocess.Popen(
+        vae_edge_command(*args),
+        env=cli_env(mnist_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if line.startswith("epoch   1/30"):
+            process.send_signal(signal.SIGINT)
+            break
+    output.append(process.communicate(timeout=120)[0])
+    text = "".join(output)
+    assert process.returncode == 130, text
+    assert "Traceback" not in text
+    assert "interrupted" in text
+    checkpoint = load_checkpoint(out_dir)
+    assert 1 <= checkpoint.epoch < 30
+    assert len(checkpoint.history) == checkpoint.epoch
+
+    target = str(checkpoint.epoch + 1)
+    resumed = subprocess.run(
+        vae_edge_command(
+            "train",
+            "--out",
+            str(out_dir),
+            "--resume",
+            "--epochs",
+            target,
+            "--quiet",
+            "--hidden",
+            "64",
+        ),
+        env=cli_env(mnist_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_checkpoint(out_dir).epoch == int(target)
+
+
+@pytest.mark.slow
+def test_train_end_to_end_on_real_mnist(tmp_path, mnist_dir):
+    out_dir = tmp_path / "run"
+    result = subprocess.run(
+        vae_edge_command("train", "--epochs", "2", "--out", str(out_dir)),
+        env=cli_env(mnist_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "epoch   2/2" in result.stdout
+    history = json.loads((out_dir / "history.json").read_text())
+    assert len(history) == 2
+    assert history[1]["validation_reconstruction"] < history[0]["validation_reconstruction"]
+    loss = [e["validation_reconstruction"] + e["validation_kl"] for e in history]
+    assert loss[1] < loss[0]
+    assert load_checkpoint(out_dir).epoch == 2
+    for name in FIGURE_NAMES:
+        with Image.open(out_dir / name) as image:
+            image.verify()
+            assert image.format == "PNG"
+            assert min(image.size) > 50

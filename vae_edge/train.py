@@ -1,0 +1,239 @@
+"""The training loop: whole data set in one tensor, index-slice batches, atomic checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from vae_edge.atomic import write_text_atomic
+from vae_edge.checkpoint import CHECKPOINT_NAME, Checkpoint, load_checkpoint
+from vae_edge.config import ModelConfig
+from vae_edge.model import VAE, loss_terms
+
+HISTORY_NAME = "history.json"
+# Validation draws its eps from a generator of its own, so evaluating never shifts the
+# training stream and a resumed run stays bit-identical to an uninterrupted one.
+VALIDATION_SEED_OFFSET = 1_000_003
+LR_SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train: everything besides the model's shape."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_schedule: str = "constant"
+    kl_warmup: int = 0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
+        if self.kl_warmup < 0:
+            raise ValueError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
+
+    def kl_weight(self, epoch: int) -> float:
+        """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
+        return min(1.0, epoch / self.kl_warmup) if self.kl_warmup else 1.0
+
+
+@dataclass
+class TrainResult:
+    """What a call to `train` left behind."""
+
+    model: VAE
+    history: list[dict[str, float]]
+    epochs_done: int
+    interrupted: bool
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' means a GPU where PyTorch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}, expected auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but PyTorch sees no CUDA GPU")
+    return device
+
+
+@torch.inference_mode()
+def evaluate_loss(
+    model: VAE, images: torch.Tensor, seed: int, batch_size: int = 1000
+) -> tuple[float, float]:
+    """Mean per-image (reconstruction BCE, KL) over `images`, with a fixed eps stream."""
+    model.eval()
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    bce_total = kl_total = 0.0
+    for start in range(0, images.shape[0], batch_size):
+        batch = images[start : start + batch_size]
+        bce, kl = loss_terms(batch, *model(batch, generator))
+        bce_total += bce.item() * batch.shape[0]
+        kl_total += kl.item() * batch.shape[0]
+    return bce_total / images.shape[0], kl_total / images.shape[0]
+
+
+def train(
+    train_images: np.ndarray,
+    validation_images: np.ndarray,
+    out_dir: str | Path,
+    config: ModelConfig,
+    options: TrainOptions,
+    *,
+    resume_from: Checkpoint | None = None,
+    log: Callable[[str], None] = click.echo,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train (or, with `resume_from`, continue) a VAE; checkpoint to `out_dir` after every epoch.
+
+    `train_images` and `validation_images` are binarized float32 arrays [N, 196]. With
+    `resume_from`, the model config and options stored in that checkpoint are used, except
+    `options.epochs` and `options.device`: the total number of epochs to reach and where.
+    Ctrl-C stops the run between batches; the checkpoint of the last completed epoch
+    stays usable for resuming.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(options.device)
+    if resume_from is not None:
+        config = resume_from.config
+        overrides = {"epochs": options.epochs, "device": options.device}
+        options = TrainOptions(**{**resume_from.options, **overrides})
+    torch.manual_seed(options.seed)  # weight initialisation
+    model = VAE(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
+    generator = torch.Generator(device=device).manual_seed(options.seed)
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    if resume_from is not None:
+        model.load_state_dict(resume_from.model_state)
+        optimizer.load_state_dict(resume_from.optimizer_state)
+        generator.set_state(resume_from.rng_state)
+        history = list(resume_from.history)
+        start_epoch = resume_from.epoch
+
+    def save(epoch: int) -> None:
+        Checkpoint(
+            config=config,
+            options=asdict(options),
+            epoch=epoch,
+            model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
+            optimizer_state=optimizer.state_dict(),
+            rng_state=generator.get_state(),
+            history=history,
+        ).save(out_dir / CHECKPOINT_NAME)
+        write_text_atomic(out_dir / HISTORY_NAME, json.dumps(history, indent=2) + "\n")
+
+    if resume_from is None:
+        save(0)  # so even a run stopped in its first epoch leaves a resumable checkpoint
+    train_tensor = torch.from_numpy(train_images).to(device)
+    validation_tensor = torch.from_numpy(validation_images).to(device)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch + 1, options.epochs + 1):
+            started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = options.epoch_lr(epoch)
+            train_bce, train_kl = train_epoch(
+                model,
+                optimizer,
+                train_tensor,
+                options.batch_size,
+                generator,
+                label=f"epoch {epoch}/{options.epochs}",
+                kl_weight=options.kl_weight(epoch),
+                show_progress=show_progress,
+            )
+            val_bce, val_kl = evaluate_loss(
+                model, validation_tensor, seed=options.seed + VALIDATION_SEED_OFFSET
+            )
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_reconstruction": train_bce,
+                    "train_kl": train_kl,
+                    "validation_reconstruction": val_bce,
+                    "validation_kl": val_kl,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            save(epoch)
+            log(
+                f"epoch {epoch:3d}/{options.epochs}  "
+                f"train recon {train_bce:7.3f} kl {train_kl:6.3f}  "
+                f"val recon {val_bce:7.3f} kl {val_kl:6.3f}  "
+                f"({history[-1]['seconds']:.1f}s)"
+            )
+    except KeyboardInterrupt:
+        done = epoch - 1
+        log(f"interrupted: checkpoint holds {done} completed epoch(s); continue with --resume")
+        model.load_state_dict(load_checkpoint(out_dir / CHECKPOINT_NAME).model_state)
+        return TrainResult(model.cpu().eval(), history, done, interrupted=True)
+    return TrainResult(model.cpu().eval(), history, epoch, interrupted=False)
+
+
+def train_epoch(
+    model: VAE,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    label: str = "",
+    show_progress: bool = False,
+    kl_weight: float = 1.0,
+) -> tuple[float, float]:
+    """One pass over `images` in a random order; returns mean per-image (BCE, KL).
+
+    The optimizer minimizes BCE + kl_weight * KL (kl_weight < 1 only during KL warm-up).
+    """
+    model.train()
+    n_images = images.shape[0]
+    order = torch.randperm(n_images, generator=generator, device=images.device)
+    starts = range(0, n_images, batch_size)
+    bce_total = kl_total = 0.0
+    seen = 0
+
+    def running_loss(_: object) -> str:
+        return f"loss {(bce_total + kl_total) / seen:.2f}" if seen else ""
+
+    progress = click.progressbar(
+        starts, label=label, file=sys.stderr, item_show_func=running_loss, width=24
+    )
+    with progress if show_progress else contextlib.nullcontext(starts) as batch_starts:
+        for start in batch_starts:
+            batch = images[order[start : start + batch_size]]
+            bce, kl = loss_terms(batch, *model(batch, generator))
+            optimizer.zero_grad(set_to_none=True)
+            (bce + kl_weight * kl).backward()
+            optimizer.step()
+            bce_total += bce.item() * batch.shape[0]
+            kl_total += kl.item() * batch.shape[0]
+            seen += batch.shape[0]
+    return bce_total / seen, kl_total / seen
