@@ -71,7 +71,8 @@ def pool_and_binarize(images: np.ndarray) -> np.ndarray:
             f"got {images.shape}"
         )
     n, height, width = images.shape
-    blocks = images.reshape(n, height // POOL_FACTOR, POOL_FACTOR, width // POOL_FACTOR, POOL_FACTOR)
+    pool = POOL_FACTOR
+    blocks = images.reshape(n, height // pool, pool, width // pool, pool)
     pooled = blocks.mean(axis=(2, 4), dtype=np.float32)
     return (pooled >= THRESHOLD).astype(np.float32).reshape(n, -1)
 

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from vae_edge.atomic import atomic_path
+from vae_edge.grid import tile
 from vae_edge.model import VAE
 
 FIGURE_NAMES = (
@@ -20,21 +21,6 @@ FIGURE_NAMES = (
     "samples.png",
     "training_curves.png",
 )
-
-
-def tile(images: np.ndarray, n_columns: int, padding: int = 1) -> np.ndarray:
-    """Arrange images [N, H, W] into one array, `n_columns` per row, with a dark border."""
-    n_images, height, width = images.shape
-    n_rows = -(-n_images // n_columns)
-    canvas = np.zeros(
-        (n_rows * (height + padding) + padding, n_columns * (width + padding) + padding),
-        dtype=np.float32,
-    )
-    for index, image in enumerate(images):
-        row, column = divmod(index, n_columns)
-        top, left = padding + row * (height + padding), padding + column * (width + padding)
-        canvas[top : top + height, left : left + width] = image
-    return canvas
 
 
 def _save_figure(figure: Figure, path: Path) -> None:
