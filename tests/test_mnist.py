@@ -1,0 +1,86 @@
+"""IDX parsing, pooling and binarization, and the three splits."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from vae_edge.mnist import DataError, load_split, pool_and_binarize, read_idx
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_read_idx_reads_real_files_gzip_and_raw(tmp_path, mnist_dir):
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    assert labels.shape == (10000,) and labels.max() == 9
+    raw = tmp_path / "t10k-labels-idx1-ubyte"
+    raw.write_bytes(gzip.decompress((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    assert np.array_equal(read_idx(raw), labels)
+    assert read_idx(mnist_dir / "train-images-idx3-ubyte.gz").shape == (60000, 28, 28)
+
+
+def test_read_idx_names_a_truncated_file(tmp_path, mnist_dir):
+    data = gzip.decompress((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    path = tmp_path / "labels"
+    path.write_bytes(data[:-10])
+    with pytest.raises(DataError, match="truncated") as error:
+        read_idx(path)
+    assert str(path) in str(error.value)
+
+
+def test_read_idx_rejects_bad_magic_and_broken_gzip(tmp_path):
+    path = tmp_path / "not-idx"
+    path.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")
+    with pytest.raises(DataError, match="magic"):
+        read_idx(path)
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(DataError, match="gzip"):
+        read_idx(path)
+
+
+def test_pool_and_binarize_threshold_is_at_mean_128():
+    images = np.zeros((1, 28, 28), np.uint8)
+    images[0, 0:2, 0:2] = [[128, 128], [128, 128]]  # mean 128 -> 1
+    images[0, 0:2, 2:4] = [[128, 128], [128, 127]]  # mean 127.75 -> 0
+    images[0, 26:28, 26:28] = [[255, 255], [2, 0]]  # mean 128 -> 1
+    out = pool_and_binarize(images)
+    assert out.shape == (1, 196) and out.dtype == np.float32
+    grid = out.reshape(14, 14)
+    assert grid[0, 0] == 1 and grid[0, 1] == 0 and grid[13, 13] == 1
+    assert grid.sum() == 2
+
+
+def test_pool_and_binarize_rejects_odd_shapes():
+    with pytest.raises(ValueError, match="divisible"):
+        pool_and_binarize(np.zeros((2, 27, 28), np.uint8))
+    with pytest.raises(ValueError):
+        pool_and_binarize(np.zeros((28, 28), np.uint8))
+
+
+def test_splits_have_the_study_sizes(mnist_dir):
+    train = load_split(mnist_dir, "train")
+    validation = load_split(mnist_dir, "validation")
+    test = load_split(mnist_dir, "test")
+    assert train.shape == (60000, 196) and test.shape == (10000, 196)
+    assert np.array_equal(validation, test[:1000])
+    assert set(np.unique(train)) == {0.0, 1.0} and train.dtype == np.float32
+
+
+def test_counts_come_from_the_headers(tmp_path):
+    images = np.zeros((5, 28, 28), np.uint8)
+    images[:, 10:20, 10:20] = 200
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", images[:3])
+    assert load_split(tmp_path, "train").shape == (5, 196)
+    assert load_split(tmp_path, "validation").shape == (3, 196)
+    assert load_split(tmp_path, "train")[0].reshape(14, 14)[5:10, 5:10].all()
+
+
+def test_unknown_split_is_refused(mnist_dir):
+    with pytest.raises(ValueError, match="split"):
+        load_split(mnist_dir, "holdout")
