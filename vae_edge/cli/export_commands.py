@@ -2,6 +2,78 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from vae_edge.cli.training_commands import import_training_module
+
+
+@click.command()
+@click.argument(
+    "run", type=click.Path(exists=True, path_type=Path), metavar="RUN_DIR_OR_CHECKPOINT"
+)
+@click.option(
+    "-o",
+    "--output",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("model"),
+    show_default=True,
+    help="Model folder to write: encoder.onnx, decoder.onnx, manifest.json.",
+)
+@click.option(
+    "--opset",
+    type=click.IntRange(min=18),
+    default=18,
+    show_default=True,
+    help="ONNX opset of the graphs.",
+)
+@click.option(
+    "--atol",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-5,
+    show_default=True,
+    help="Largest |onnx - torch| difference the export accepts.",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["int8"]),
+    default=None,
+    help="Also quantize the graphs' weights (onnxruntime dynamic quantization).",
+)
+@click.option("--force", is_flag=True, help="Replace the model already in the folder.")
+def export(
+    run: Path, model_dir: Path, opset: int, atol: float, quantize: str | None, force: bool
+) -> None:
+    """Export a run's checkpoint to ONNX, validated against PyTorch."""
+    checkpoint_module = import_training_module("vae_edge.checkpoint")
+    exporting = import_training_module("vae_edge.export")
+    from vae_edge.runtime.manifest import MANIFEST_NAME
+
+    if not model_dir.parent.is_dir():
+        raise click.ClickException(f"-o {model_dir}: folder {model_dir.parent} does not exist")
+    if (model_dir / MANIFEST_NAME).exists() and not force:
+        raise click.ClickException(
+            f"-o {model_dir} already holds a model; pass --force to replace it"
+        )
+    try:
+        checkpoint = checkpoint_module.load_checkpoint(run)
+        manifest, results = exporting.export_model(
+            checkpoint, model_dir, opset=opset, atol=atol, quantize=quantize
+        )
+    except (checkpoint_module.CheckpointError, exporting.ExportError) as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"-o {model_dir}: cannot write there ({error})") from None
+    for label, result in zip(("float32", quantize), results, strict=False):
+        click.echo(f"{label}: {result.summary()}")
+    for entry in (manifest.encoder, manifest.decoder):
+        size_kib = (model_dir / entry.file).stat().st_size / 1024
+        click.echo(
+            f"wrote {model_dir / entry.file} ({size_kib:.1f} KiB, sha256 {entry.sha256[:12]})"
+        )
+    click.echo(f"wrote {model_dir / MANIFEST_NAME} ({manifest.variant}, opset {manifest.opset})")
+
+
+COMMANDS: list[click.Command] = [export]

@@ -1,0 +1,63 @@
+"""Export: a training checkpoint becomes a validated model folder for the runtime.
+
+`export_model` exports into a scratch folder, validates the graphs against PyTorch,
+optionally quantizes them, and only then moves them into place, manifest last.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from vae_edge.atomic import write_text_atomic
+from vae_edge.checkpoint import Checkpoint
+from vae_edge.export.onnx_export import (
+    DEFAULT_OPSET,
+    ExportError,
+    build_manifest,
+    vae_from_checkpoint,
+    write_graphs,
+)
+from vae_edge.export.quantize import QUANTIZATIONS, quantize_graph
+from vae_edge.export.validate import DEFAULT_ATOL, ValidationResult, validate
+from vae_edge.runtime.manifest import DECODER_NAME, ENCODER_NAME, MANIFEST_NAME, Manifest
+
+__all__ = ["DEFAULT_ATOL", "DEFAULT_OPSET", "QUANTIZATIONS", "ExportError", "export_model"]
+
+
+def export_model(
+    checkpoint: Checkpoint,
+    model_dir: Path,
+    opset: int = DEFAULT_OPSET,
+    atol: float = DEFAULT_ATOL,
+    quantize: str | None = None,
+) -> tuple[Manifest, list[ValidationResult]]:
+    """Write encoder.onnx, decoder.onnx and manifest.json for `checkpoint` into `model_dir`.
+
+    The float graphs must match PyTorch within `atol` or `ExportError` is raised and
+    `model_dir` is left untouched. With `quantize="int8"` the graphs are then quantized
+    and their (larger, expected) difference from PyTorch is measured and recorded.
+    Returns the manifest and the validation results (float, then quantized if any).
+    """
+    vae = vae_from_checkpoint(checkpoint)
+    with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".vae-edge-export-") as tmp:
+        scratch = Path(tmp)
+        write_graphs(vae, scratch, opset)
+        results = [validate(scratch, vae, atol)]
+        if not results[0].passed:
+            raise ExportError(results[0].summary())
+        if quantize is not None:
+            for name in (ENCODER_NAME, DECODER_NAME):
+                quantize_graph(scratch / name, scratch / f"{quantize}-{name}", quantize)
+                (scratch / f"{quantize}-{name}").replace(scratch / name)
+            results.append(validate(scratch, vae, atol))
+        manifest = build_manifest(
+            scratch, checkpoint, opset, quantize or "float32", results[-1].to_dict()
+        )
+        model_dir.mkdir(exist_ok=True)
+        (model_dir / MANIFEST_NAME).unlink(missing_ok=True)  # the folder is incomplete now
+        for name in (ENCODER_NAME, DECODER_NAME):
+            shutil.move(scratch / name, model_dir / name)
+    write_text_atomic(model_dir / MANIFEST_NAME, manifest.to_json())
+    return manifest, results

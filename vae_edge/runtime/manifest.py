@@ -63,6 +63,7 @@ class Manifest:
     package_version: str
     variant: str = "float32"
     training: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +82,7 @@ class Manifest:
             "encoder": self.encoder.to_dict(),
             "decoder": self.decoder.to_dict(),
             "training": self.training,
+            "validation": self.validation,
         }
 
     def to_json(self) -> str:
@@ -111,6 +113,7 @@ class Manifest:
             package_version=str(data["package_version"]),
             variant=str(data.get("variant", "float32")),
             training=dict(data.get("training", {})),
+            validation=dict(data.get("validation", {})),
         )
 
 

@@ -1,0 +1,119 @@
+"""Encoder and decoder latency: the vae-edge runtime (onnxruntime) against PyTorch eager.
+
+Both run in this process on the same inputs, alternating call by call so machine drift
+hits both, at batch 1, 64 and 1024, with one thread and with all cores. PyTorch runs
+under `inference_mode`; the runtime is called through its public API (input checks
+included), with onnxruntime's spinning off so it does not steal PyTorch's cores.
+
+    python -m benchmarks.latency --run runs/vae --model model
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.report import write_report
+from vae_edge import runtime
+from vae_edge.checkpoint import load_checkpoint
+from vae_edge.model import VAE
+
+BATCH_SIZES = (1, 64, 1024)
+
+
+def time_alternating(
+    first: Callable[[], object], second: Callable[[], object], seconds: float
+) -> tuple[list[float], list[float]]:
+    """Call `first` and `second` in turn for about `seconds`; per-call times of each."""
+    for _ in range(5):  # warm-up: allocations, lazy initialisation
+        first(), second()
+    times_first: list[float] = []
+    times_second: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(times_first) < 20:
+        started = time.perf_counter()
+        first()
+        middle = time.perf_counter()
+        second()
+        times_first.append(middle - started)
+        times_second.append(time.perf_counter() - middle)
+    return times_first, times_second
+
+
+def torch_decode(vae: VAE, z: np.ndarray) -> np.ndarray:
+    """What a PyTorch user writes: numpy in, sigmoid(decoder(z)) out."""
+    with torch.inference_mode():
+        return vae.decoder.probs(torch.from_numpy(z)).numpy()
+
+
+def torch_encode(vae: VAE, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """numpy in, (mu, logvar) out."""
+    with torch.inference_mode():
+        mu, logvar = vae.encoder(torch.from_numpy(images))
+        return mu.numpy(), logvar.numpy()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, required=True, help="run folder or checkpoint.pt")
+    parser.add_argument("--model", type=Path, required=True, help="exported model folder")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timing per measurement")
+    parser.add_argument("--name", default="latency", help="results file name")
+    args = parser.parse_args()
+
+    checkpoint = load_checkpoint(args.run)
+    vae = VAE(checkpoint.config)
+    vae.load_state_dict(checkpoint.model_state)
+    vae.eval()
+    rng = np.random.default_rng(0)
+    rows = []
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        model = runtime.load(args.model, threads=threads)
+        for batch in BATCH_SIZES:
+            z = rng.standard_normal((batch, model.latent_dim), dtype=np.float32)
+            images = (rng.random((batch, model.config.input_dim)) < 0.2).astype(np.float32)
+
+            for part, ours, theirs in (
+                ("decoder", partial(model.decode, z), partial(torch_decode, vae, z)),
+                ("encoder", partial(model.encode, images), partial(torch_encode, vae, images)),
+            ):
+                ort_times, torch_times = time_alternating(ours, theirs, args.seconds)
+                ort_median = statistics.median(ort_times)
+                torch_median = statistics.median(torch_times)
+                rows.append(
+                    {
+                        "part": part,
+                        "threads": threads,
+                        "batch": batch,
+                        "runtime median (µs)": round(ort_median * 1e6, 1),
+                        "runtime p99 (µs)": round(percentile(ort_times, 99) * 1e6, 1),
+                        "PyTorch median (µs)": round(torch_median * 1e6, 1),
+                        "PyTorch p99 (µs)": round(percentile(torch_times, 99) * 1e6, 1),
+                        "runtime / PyTorch": round(ort_median / torch_median, 2),
+                        "runtime images/s": round(batch / ort_median),
+                        "PyTorch images/s": round(batch / torch_median),
+                    }
+                )
+    write_report(
+        args.name,
+        f"Latency, {args.model} ({model.manifest.variant}) against PyTorch eager",
+        rows,
+        {"model": str(args.model)},
+    )
+
+
+if __name__ == "__main__":
+    main()

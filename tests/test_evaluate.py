@@ -1,0 +1,115 @@
+"""`vae_edge.runtime.evaluate` against the same quantities computed with PyTorch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vae_edge import runtime
+from vae_edge.checkpoint import load_checkpoint
+from vae_edge.cli import main
+from vae_edge.config import ModelConfig
+from vae_edge.mnist import load_split
+from vae_edge.model import VAE
+from vae_edge.runtime.evaluate import evaluate
+from vae_edge.train import TrainOptions, train
+
+K = 64
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, mnist_dir):
+    """A small model trained for one epoch on 3,000 images, exported to ONNX."""
+    root = tmp_path_factory.mktemp("evaluate")
+    images = load_split(mnist_dir, "train")[:3000]
+    validation = load_split(mnist_dir, "validation")
+    config = ModelConfig(latent_dim=6, hidden_sizes=(48,))
+    train(
+        images,
+        validation,
+        root / "run",
+        config,
+        TrainOptions(epochs=1),
+        log=lambda _: None,
+        show_progress=False,
+    )
+    result = CliRunner().invoke(main, ["export", str(root / "run"), "-o", str(root / "model")])
+    assert result.exit_code == 0, result.output
+    vae = VAE(config)
+    vae.load_state_dict(load_checkpoint(root / "run").model_state)
+    return runtime.load(root / "model"), vae.eval(), validation[:40]
+
+
+def torch_reference(vae: VAE, images: np.ndarray, k: int, seed: int) -> dict[str, float]:
+    """Straightforward PyTorch (float64) version of the same estimators and eps stream."""
+    eps = np.random.default_rng(seed).standard_normal(
+        (len(images), k, vae.config.latent_dim), dtype=np.float32
+    )
+    x = torch.from_numpy(images)
+    with torch.inference_mode():
+        mu, logvar = vae.encoder(x)
+        z = mu[:, None] + torch.from_numpy(eps) * torch.exp(0.5 * logvar)[:, None]
+        logits = vae.decoder(z).double()
+        log_px = -torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, x[:, None].double().expand_as(logits), reduction="none"
+        ).sum(-1)
+        normal = torch.distributions.Normal(0.0, 1.0)
+        log_pz = normal.log_prob(z.double()).sum(-1)
+        posterior = torch.distributions.Normal(
+            mu[:, None].double(), torch.exp(0.5 * logvar)[:, None].double()
+        )
+        log_qz = posterior.log_prob(z.double()).sum(-1)
+        kl = torch.distributions.kl_divergence(
+            torch.distributions.Normal(mu.double(), torch.exp(0.5 * logvar).double()), normal
+        ).sum(-1)
+        log_w = log_px + log_pz - log_qz
+        nll = -(torch.logsumexp(log_w, dim=1) - math.log(k))
+    return {
+        "reconstruction": float(-log_px.mean()),
+        "kl": float(kl.mean()),
+        "nll_bound": float(nll.mean()),
+    }
+
+
+def test_evaluate_matches_pytorch_on_the_same_samples(exported):
+    model, vae, images = exported
+    ours = evaluate(model, images, k=K, seed=7)
+    reference = torch_reference(vae, images, k=K, seed=7)
+    for name, value in reference.items():
+        assert getattr(ours, name) == pytest.approx(value, abs=2e-3), name
+    assert ours.negative_elbo == pytest.approx(ours.reconstruction + ours.kl)
+    assert ours.nll_bound <= ours.negative_elbo + 0.5  # IWAE is (nearly always) tighter
+
+
+def test_evaluate_does_not_depend_on_chunking_and_k1_is_the_elbo(exported):
+    model, _, images = exported
+    whole = evaluate(model, images, k=K, seed=3)
+    chunked = evaluate(model, images, k=K, seed=3, max_rows=K * 3)
+    assert chunked.nll_bound == pytest.approx(whole.nll_bound, abs=1e-9)
+    single = evaluate(model, images, k=1, seed=3)
+    assert single.nll_bound == pytest.approx(single.reconstruction + single.kl, abs=1.0)
+    assert single.nll_bound >= whole.nll_bound
+
+
+def test_more_samples_tighten_the_bound(exported):
+    model, _, images = exported
+    loose = evaluate(model, images, k=2, seed=0).nll_bound
+    tight = evaluate(model, images, k=256, seed=0).nll_bound
+    assert tight < loose
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_evaluate_rejects_non_positive_k(exported, k):
+    model, _, images = exported
+    with pytest.raises(ValueError, match="k must be"):
+        evaluate(model, images, k=k)
+
+
+def test_evaluate_rejects_images_of_the_wrong_size(exported):
+    model, _, _ = exported
+    with pytest.raises(ValueError, match="196"):
+        evaluate(model, np.zeros((3, 100), np.float32), k=2)

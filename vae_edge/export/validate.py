@@ -1,0 +1,108 @@
+"""Export validation: the ONNX graphs in onnxruntime against PyTorch on fresh inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from vae_edge.model import VAE
+from vae_edge.runtime.manifest import (
+    DECODER_INPUTS,
+    DECODER_NAME,
+    ENCODER_INPUTS,
+    ENCODER_NAME,
+)
+
+VALIDATION_BATCH_SIZES = (1, 7, 64, 1000)
+DEFAULT_ATOL = 1e-5
+
+
+@dataclass
+class ValidationResult:
+    """Worst absolute difference per graph output over every batch size tried.
+
+    mu, logvar and probs must stay within `atol`. Logits are unbounded (|logit| reaches
+    20 and more, where float32 itself is coarser than 1e-5), so theirs is `atol` times
+    the largest |logit| seen, recorded in `logit_scale`.
+    """
+
+    batch_sizes: tuple[int, ...]
+    atol: float
+    worst: dict[str, float] = field(default_factory=dict)
+    logit_scale: float = 1.0
+
+    def tolerance(self, name: str) -> float:
+        return self.atol * self.logit_scale if name == "logits" else self.atol
+
+    @property
+    def passed(self) -> bool:
+        return all(value <= self.tolerance(name) for name, value in self.worst.items())
+
+    def to_dict(self) -> dict[str, object]:
+        """The manifest's record of this check."""
+        return {
+            "batch_sizes": list(self.batch_sizes),
+            "atol": self.atol,
+            "logits_tolerance": self.tolerance("logits"),
+            "worst_abs_difference": self.worst,
+            "passed": self.passed,
+        }
+
+    def summary(self) -> str:
+        """One line: each output's worst difference, the batch sizes and the tolerance."""
+        parts = ", ".join(f"{name} {value:.1e}" for name, value in self.worst.items())
+        sizes = ", ".join(map(str, self.batch_sizes))
+        verdict = "ok" if self.passed else "FAILED"
+        return (
+            f"validation {verdict}: worst |onnx - torch| {parts} "
+            f"(batch {sizes}; tolerance {self.atol:.0e}, logits {self.tolerance('logits'):.0e})"
+        )
+
+
+def validate(
+    model_dir: Path,
+    vae: VAE,
+    atol: float = DEFAULT_ATOL,
+    batch_sizes: tuple[int, ...] = VALIDATION_BATCH_SIZES,
+    seed: int = 0,
+) -> ValidationResult:
+    """Run both graphs of `model_dir` in onnxruntime and `vae` in PyTorch on the same inputs.
+
+    Images are random binary [B, 196], latent codes standard normal [B, latent].
+    """
+    rng = np.random.default_rng(seed)
+    encoder = ort.InferenceSession(
+        str(model_dir / ENCODER_NAME), providers=["CPUExecutionProvider"]
+    )
+    decoder = ort.InferenceSession(
+        str(model_dir / DECODER_NAME), providers=["CPUExecutionProvider"]
+    )
+    result = ValidationResult(batch_sizes=batch_sizes, atol=atol)
+    vae = vae.eval()
+    for batch in batch_sizes:
+        images = (rng.random((batch, vae.config.input_dim)) < 0.5).astype(np.float32)
+        z = rng.standard_normal((batch, vae.config.latent_dim)).astype(np.float32)
+        with torch.inference_mode():
+            mu, logvar = vae.encoder(torch.from_numpy(images))
+            logits = vae.decoder(torch.from_numpy(z))
+            expected = {
+                "mu": mu.numpy(),
+                "logvar": logvar.numpy(),
+                "probs": torch.sigmoid(logits).numpy(),
+                "logits": logits.numpy(),
+            }
+        actual = dict(
+            zip(("mu", "logvar"), encoder.run(None, {ENCODER_INPUTS[0]: images}), strict=True)
+        )
+        actual.update(
+            zip(("probs", "logits"), decoder.run(None, {DECODER_INPUTS[0]: z}), strict=True)
+        )
+        result.logit_scale = max(result.logit_scale, float(np.abs(expected["logits"]).max()))
+        for name, value in expected.items():
+            difference = float(np.max(np.abs(actual[name] - value)))
+            result.worst[name] = max(result.worst.get(name, 0.0), difference)
+    return result
