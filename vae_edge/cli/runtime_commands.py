@@ -2,6 +2,312 @@
 
 from __future__ import annotations
 
-import click
+import functools
+import json
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+import numpy as np
+
+from vae_edge import runtime
+from vae_edge.atomic import atomic_path, write_text_atomic
+from vae_edge.runtime.model import DEFAULT_MODEL_DIR, VAEModel
+
+ENCODE_SUFFIXES = (".npy", ".json")
+
+
+def model_command(function: Callable[..., None]) -> click.Command:
+    """A command with `--model`/`--threads`, whose user errors end as one-line messages.
+
+    The wrapped function receives the loaded `model` instead of the two options.
+    """
+
+    @click.option(
+        "--model",
+        "model_dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help=f"Exported model folder. Default: the bundled model ({DEFAULT_MODEL_DIR.name}).",
+    )
+    @click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        help="onnxruntime threads (default 1: best for these tiny graphs).",
+    )
+    @functools.wraps(function)
+    def wrapper(model_dir: Path | None, threads: int | None, **kwargs: Any) -> None:
+        try:
+            function(model=runtime.load(model_dir, threads=threads), **kwargs)
+        except (ValueError, OSError) as error:
+            raise click.ClickException(str(error).splitlines()[0]) from None
+
+    return click.command(wrapper)
+
+
+def output_path(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Check that `path` can be written: its folder exists and is writable, suffix known."""
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"-o {path}: expected a file ending in {' or '.join(suffixes)}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"-o {path}: folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"-o {path}: folder {folder} is not writable ({error.strerror})") from None
+    return path
+
+
+def read_images(paths: tuple[Path, ...], invert: bool) -> np.ndarray:
+    """Preprocess image files into a batch [N, 196]."""
+    return np.stack([runtime.preprocess(path, invert=invert) for path in paths])
+
+
+OUTPUT_OPTION = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write.",
+)
+IMAGES_ARGUMENT = click.argument(
+    "images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+INVERT_OPTION = click.option(
+    "--invert", is_flag=True, help="Inputs are dark digits on a light background."
+)
+SCALE_OPTION = click.option(
+    "--scale",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Each pixel drawn this many times as large.",
+)
+
+
+@model_command
+@click.option(
+    "-n", "n_samples", type=int, default=64, show_default=True, help="Number of digits to generate."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("grid.png"),
+    show_default=True,
+    help="PNG file to write.",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed for z ~ N(0, I). Default: random, printed."
+)
+@click.option(
+    "--nrow",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Digits per row. Default: a square grid.",
+)
+@SCALE_OPTION
+def generate(
+    model: VAEModel, n_samples: int, output: Path, seed: int | None, nrow: int | None, scale: int
+) -> None:
+    """Write a PNG grid of newly generated digits."""
+    if n_samples <= 0:
+        raise ValueError(f"-n must be a positive number of digits, got {n_samples}")
+    output_path(output)
+    seed = random.randrange(2**31) if seed is None else seed
+    runtime.save_grid(model.generate(n_samples, seed=seed), output, nrow=nrow, scale=scale)
+    click.echo(f"wrote {n_samples} digits to {output} (seed {seed})")
+
+
+@model_command
+@IMAGES_ARGUMENT
+@OUTPUT_OPTION
+@INVERT_OPTION
+@SCALE_OPTION
+def reconstruct(
+    model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool, scale: int
+) -> None:
+    """Write the inputs (top row) above their reconstructions (bottom row) as a PNG."""
+    output_path(output)
+    inputs = read_images(images, invert)
+    side = model.image_side
+    pair = np.concatenate([inputs.reshape(-1, side, side), model.reconstruct(inputs)])
+    runtime.save_grid(pair, output, nrow=len(images), scale=scale)
+    click.echo(f"wrote {len(images)} reconstructions to {output}")
+
+
+@model_command
+@IMAGES_ARGUMENT
+@OUTPUT_OPTION
+@INVERT_OPTION
+def encode(model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool) -> None:
+    """Write each image's latent mean: mu [N, latent] as .npy, or mu and logvar as .json."""
+    output_path(output, ENCODE_SUFFIXES)
+    mu, logvar = model.encode(read_images(images, invert))
+    if output.suffix.lower() == ".npy":
+        with atomic_path(output) as tmp_path, open(tmp_path, "wb") as stream:
+            np.save(stream, mu)
+    else:
+        records = [
+            {"file": str(path), "mu": m.tolist(), "logvar": v.tolist()}
+            for path, m, v in zip(images, mu, logvar, strict=True)
+        ]
+        write_text_atomic(output, json.dumps(records, indent=2) + "\n")
+    click.echo(f"wrote {len(images)} latent codes ({model.latent_dim} numbers each) to {output}")
+
+
+@model_command
+@click.argument("first", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("second", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@OUTPUT_OPTION
+@click.option(
+    "--steps",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Images in the strip, both ends included.",
+)
+@INVERT_OPTION
+@SCALE_OPTION
+def interpolate(
+    model: VAEModel,
+    first: Path,
+    second: Path,
+    output: Path,
+    steps: int,
+    invert: bool,
+    scale: int,
+) -> None:
+    """Write a strip of digits decoded along the line between two images' latent means."""
+    output_path(output)
+    mu, _ = model.encode(read_images((first, second), invert))
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    strip = model.decode((1 - weights) * mu[0] + weights * mu[1])
+    runtime.save_grid(strip, output, nrow=steps, scale=scale)
+    click.echo(f"wrote a {steps}-step interpolation to {output}")
+
+
+@model_command
+def info(model: VAEModel) -> None:
+    """Describe the model: shape, preprocessing, files, training and validation."""
+    manifest = model.manifest.to_dict()
+    config = model.config
+    layers = " - ".join(map(str, (config.input_dim, *config.hidden_sizes, config.latent_dim)))
+    lines = [
+        f"model        {model.model_dir}",
+        f"variant      {manifest['variant']} (opset {manifest['opset']}, "
+        f"vae-edge {manifest['package_version']})",
+        f"layers       {layers} ({config.activation}), decoder mirrors it",
+        f"latent size  {config.latent_dim}",
+        f"image        {config.image_side}x{config.image_side}, "
+        + ", ".join(f"{k} {v}" for k, v in manifest["preprocessing"].items()),
+    ]
+    for part in ("encoder", "decoder"):
+        entry = manifest[part]
+        size_kib = (model.model_dir / entry["file"]).stat().st_size / 1024
+        lines.append(
+            f"{part:<12} {entry['file']} {size_kib:.1f} KiB, sha256 {entry['sha256'][:16]}, "
+            f"{', '.join(entry['inputs'])} -> {', '.join(entry['outputs'])}"
+        )
+    for section in ("training", "validation"):
+        for key, value in manifest[section].items():
+            lines.append(f"{section:<12} {key}: {json.dumps(value)}")
+    click.echo("\n".join(lines))
+
+
+@model_command
+@click.option(
+    "--split",
+    type=click.Choice(["test", "validation"]),
+    default="test",
+    show_default=True,
+    help="10,000 test images or the first 1,000 (validation).",
+)
+@click.option(
+    "--k",
+    "k_samples",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Importance samples per image (1 gives the ELBO).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the samples.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="MNIST folder. Default: $VAE_EDGE_DATA, else the user cache.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the numbers to this JSON file.",
+)
+def evaluate(
+    model: VAEModel,
+    split: str,
+    k_samples: int,
+    seed: int,
+    data_dir: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Score the model on MNIST: negative ELBO, its two terms, and the NLL bound (nats/image)."""
+    from vae_edge.download import resolve_data_dir
+    from vae_edge.mnist import load_split
+    from vae_edge.runtime.evaluate import evaluate as evaluate_model
+
+    if json_path is not None:
+        output_path(json_path, (".json",))
+    images = load_split(resolve_data_dir(data_dir), split)
+    with click.progressbar(
+        length=len(images), label=f"{split} K={k_samples}", file=click.get_text_stream("stderr")
+    ) as bar:
+        scores = evaluate_model(model, images, k=k_samples, seed=seed, progress=bar.update)
+    click.echo(
+        f"{scores.n_images} {split} images, K={scores.k}, seed {scores.seed} (nats/image)\n"
+        f"  negative ELBO   {scores.negative_elbo:8.3f}\n"
+        f"  reconstruction  {scores.reconstruction:8.3f}\n"
+        f"  KL              {scores.kl:8.3f}\n"
+        f"  NLL bound (IW)  {scores.nll_bound:8.3f}"
+    )
+    if json_path is not None:
+        record = {"model": str(model.model_dir), "split": split, **scores.to_dict()}
+        write_text_atomic(json_path, json.dumps(record, indent=2) + "\n")
+
+
+@click.command()
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Exported model folder. Default: the bundled model.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Timing per measurement.",
+)
+def bench(model_dir: Path | None, seconds: float) -> None:
+    """Time the runtime on this machine: load, decode and encode at batch 1, 64, 1024."""
+    from vae_edge.runtime.bench import machine_info, markdown_table, run_bench
+
+    try:
+        rows = run_bench(model_dir, seconds=seconds)
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error).splitlines()[0]) from None
+    click.echo(", ".join(f"{key} {value}" for key, value in machine_info().items()))
+    click.echo(markdown_table(rows))
+
+
+COMMANDS: list[click.Command] = [generate, reconstruct, encode, interpolate, info, evaluate, bench]
