@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real MNIST files are."""
+"""Shared fixtures: the real MNIST files, and one small trained and exported model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,51 @@ from pathlib import Path
 
 import pytest
 
+SMALL_EPOCHS = 2
+
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The four official MNIST files: $VAE_EDGE_DATA, else ../shared/data/mnist."""
     folder = os.environ.get("VAE_EDGE_DATA")
     return Path(folder) if folder else Path(__file__).resolve().parents[2] / "shared/data/mnist"
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory, mnist_dir) -> Path:
+    """A run folder: a small VAE trained for two epochs on 6,000 real training images."""
+    from vae_edge.config import ModelConfig
+    from vae_edge.mnist import load_split
+    from vae_edge.train import TrainOptions, train
+
+    run_dir = tmp_path_factory.mktemp("small-run")
+    train(
+        load_split(mnist_dir, "train")[:6000],
+        load_split(mnist_dir, "validation"),
+        run_dir,
+        ModelConfig(latent_dim=6, hidden_sizes=(48,)),
+        TrainOptions(epochs=SMALL_EPOCHS),
+        log=lambda _: None,
+        show_progress=False,
+    )
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def small_vae(small_run):
+    """The small run's PyTorch VAE, in eval mode."""
+    from vae_edge.checkpoint import load_checkpoint
+    from vae_edge.export.onnx_export import vae_from_checkpoint
+
+    return vae_from_checkpoint(load_checkpoint(small_run))
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(small_run, tmp_path_factory) -> Path:
+    """The small run exported to ONNX (treat as read-only; copy it to damage it)."""
+    from vae_edge.checkpoint import load_checkpoint
+    from vae_edge.export import export_model
+
+    model_dir = tmp_path_factory.mktemp("small-model") / "model"
+    export_model(load_checkpoint(small_run), model_dir)
+    return model_dir

@@ -7,41 +7,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from vae_edge import runtime
-from vae_edge.checkpoint import load_checkpoint
-from vae_edge.cli import main
-from vae_edge.config import ModelConfig
 from vae_edge.mnist import load_split
 from vae_edge.model import VAE
 from vae_edge.runtime.evaluate import evaluate
-from vae_edge.train import TrainOptions, train
 
 K = 64
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, mnist_dir):
-    """A small model trained for one epoch on 3,000 images, exported to ONNX."""
-    root = tmp_path_factory.mktemp("evaluate")
-    images = load_split(mnist_dir, "train")[:3000]
-    validation = load_split(mnist_dir, "validation")
-    config = ModelConfig(latent_dim=6, hidden_sizes=(48,))
-    train(
-        images,
-        validation,
-        root / "run",
-        config,
-        TrainOptions(epochs=1),
-        log=lambda _: None,
-        show_progress=False,
-    )
-    result = CliRunner().invoke(main, ["export", str(root / "run"), "-o", str(root / "model")])
-    assert result.exit_code == 0, result.output
-    vae = VAE(config)
-    vae.load_state_dict(load_checkpoint(root / "run").model_state)
-    return runtime.load(root / "model"), vae.eval(), validation[:40]
+def exported(small_model_dir, small_vae, mnist_dir):
+    return runtime.load(small_model_dir), small_vae, load_split(mnist_dir, "validation")[:40]
 
 
 def torch_reference(vae: VAE, images: np.ndarray, k: int, seed: int) -> dict[str, float]:

@@ -22,7 +22,8 @@ DEFAULT_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-STEMS = (*IMAGE_FILES.values(), *LABEL_FILES.values())
+_STEMS = (*IMAGE_FILES.values(), *LABEL_FILES.values())
+_HOW_TO_AVOID = f"download MNIST yourself and pass --data-dir DIR or set {DATA_ENV}=DIR"
 
 
 def default_cache_dir() -> Path:
@@ -31,11 +32,11 @@ def default_cache_dir() -> Path:
     return Path(cache_root) / "vae-edge" / "mnist"
 
 
-def missing_files(folder: Path) -> list[str]:
+def _missing_files(folder: Path) -> list[str]:
     """Names (.gz) of the MNIST files that `folder` holds neither compressed nor raw."""
     return [
         f"{stem}.gz"
-        for stem in STEMS
+        for stem in _STEMS
         if not (folder / f"{stem}.gz").is_file() and not (folder / stem).is_file()
     ]
 
@@ -45,13 +46,16 @@ def resolve_data_dir(
 ) -> Path:
     """The folder holding the four MNIST files, downloading into the cache if needed.
 
-    Order: `data_dir`, then `$VAE_EDGE_DATA` (both must already hold the files), then
-    the user cache, which is filled from `mirrors` when files are missing.
+    Order: `data_dir`, then `$VAE_EDGE_DATA` (both must already hold the files: nothing
+    is ever downloaded into a folder the user chose), then the user cache, which is
+    filled from `mirrors` when files are missing.
     """
     for folder, origin in ((data_dir, "--data-dir"), (os.environ.get(DATA_ENV), DATA_ENV)):
         if folder:
             folder = Path(folder)
-            missing = missing_files(folder)
+            if not folder.is_dir():
+                raise DataError(f"{folder}: no such folder (from {origin})")
+            missing = _missing_files(folder)
             if missing:
                 raise DataError(f"{folder / missing[0]}: file not found (from {origin})")
             return folder
@@ -66,22 +70,31 @@ def download_mnist(
     files: Iterable[str] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> None:
-    """Download the missing MNIST `files` (default: all four) into `target_dir`.
+    """Download the missing MNIST `files` (default: all four .gz files) into `target_dir`.
 
-    Each file is tried on every mirror in turn; it is moved into place only once its
-    SHA-256 matches, so the folder never holds a partial or corrupted file.
+    Each file is tried on every mirror in turn. pooch streams it to a temporary file
+    beside the target and renames it into place only once its SHA-256 matches, so the
+    folder never holds a partial or corrupted file.
     """
+    wanted = set(MNIST_SHA256) if files is None else set(files)
+    if unknown := wanted - set(MNIST_SHA256):
+        raise ValueError(f"not MNIST files: {', '.join(sorted(unknown))}")
     try:
         import pooch
+        import requests
     except ModuleNotFoundError:
         raise DataError(
-            f"MNIST is not in {target_dir} and downloading needs pooch: "
+            f"MNIST is not in {target_dir} and downloading it needs pooch: "
             'pip install "vae-edge[data]", or pass --data-dir DIR'
         ) from None
-    logging.getLogger("pooch").setLevel(logging.ERROR)
-    wanted = set(MNIST_SHA256 if files is None else files)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    for name in [name for name in missing_files(target_dir) if name in wanted]:
+    pooch.get_logger().setLevel(logging.WARNING)  # our `log` says what is downloaded
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"{target_dir}: cannot create the MNIST cache ({error.strerror}); {_HOW_TO_AVOID}"
+        ) from None
+    for name in [name for name in _missing_files(target_dir) if name in wanted]:
         failures = []
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name
@@ -96,10 +109,20 @@ def download_mnist(
                     progressbar=False,
                 )
                 break
-            except Exception as error:  # network errors, HTTP errors, checksum mismatch
-                failures.append(f"{url}: {str(error).splitlines()[0][:120]}")
+            except (ValueError, requests.RequestException) as error:
+                failures.append(f"{mirror} ({_failure_reason(error)})")
+            except OSError as error:  # the local folder, not the mirror: another won't help
+                raise DataError(f"{target_dir / name}: cannot write ({error.strerror})") from None
         else:
-            raise DataError(
-                f"could not download {name} from any mirror ({'; '.join(failures)}); "
-                f"download MNIST yourself and pass --data-dir DIR or set {DATA_ENV}"
-            )
+            tried = ", ".join(failures) or "no mirrors given"
+            raise DataError(f"could not download {name}: {tried}; {_HOW_TO_AVOID}")
+
+
+def _failure_reason(error: Exception) -> str:
+    """A few words on why one mirror failed, for a one-line error message."""
+    response = getattr(error, "response", None)
+    if response is not None:
+        return f"HTTP {response.status_code}"
+    if isinstance(error, ValueError):  # pooch's hash check, or a URL it cannot fetch
+        return "checksum mismatch" if "known hash" in str(error) else " ".join(str(error).split())
+    return type(error).__name__  # ConnectionError, Timeout, ChunkedEncodingError, ...

@@ -37,8 +37,10 @@ def _session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def _open_session(path: Path, entry: GraphEntry, threads: int) -> ort.InferenceSession:
-    """An onnxruntime session whose tensor names are those the manifest promises."""
+def _open_session(
+    path: Path, entry: GraphEntry, threads: int, input_width: int, output_width: int
+) -> ort.InferenceSession:
+    """An onnxruntime session whose tensor names and widths are those the manifest promises."""
     try:
         session = ort.InferenceSession(
             str(path), _session_options(threads), providers=["CPUExecutionProvider"]
@@ -52,6 +54,12 @@ def _open_session(path: Path, entry: GraphEntry, threads: int) -> ort.InferenceS
         raise ModelFileError(
             f"{path}: graph has inputs {inputs} and outputs {outputs}, "
             f"manifest says {entry.inputs} and {entry.outputs}"
+        )
+    widths = (session.get_inputs()[0].shape[-1], session.get_outputs()[0].shape[-1])
+    if widths != (input_width, output_width):
+        raise ModelFileError(
+            f"{path}: graph maps width {widths[0]} to {widths[1]}, the manifest's model "
+            f"config (latent size, image size) says {input_width} to {output_width}"
         )
     return session
 
@@ -82,8 +90,13 @@ class VAEModel:
         self.config: ModelConfig = manifest.config
         self.latent_dim = self.config.latent_dim
         self.image_side = self.config.image_side
-        self._encoder = _open_session(model_dir / manifest.encoder.file, manifest.encoder, threads)
-        self._decoder = _open_session(model_dir / manifest.decoder.file, manifest.decoder, threads)
+        pixels, latent = self.config.input_dim, self.latent_dim
+        self._encoder = _open_session(
+            model_dir / manifest.encoder.file, manifest.encoder, threads, pixels, latent
+        )
+        self._decoder = _open_session(
+            model_dir / manifest.decoder.file, manifest.decoder, threads, latent, pixels
+        )
 
     def __repr__(self) -> str:
         return f"VAEModel({str(self.model_dir)!r}, latent_dim={self.latent_dim})"
