@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -268,7 +269,7 @@ def evaluate(
         output_path(json_path, (".json",))
     images = load_split(resolve_data_dir(data_dir), split)
     with click.progressbar(
-        length=len(images), label=f"{split} K={k_samples}", file=click.get_text_stream("stderr")
+        length=len(images), label=f"{split} K={k_samples}", file=sys.stderr
     ) as bar:
         scores = evaluate_model(model, images, k=k_samples, seed=seed, progress=bar.update)
     click.echo(
