@@ -7,6 +7,7 @@ import gzip
 import http.server
 import shutil
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -210,3 +211,9 @@ def test_an_unwritable_cache_is_a_data_error(tmp_path, monkeypatch, dead_url):
     monkeypatch.delenv("VAE_EDGE_DATA", raising=False)
     with pytest.raises(DataError, match="cannot create the MNIST cache"):
         resolve_data_dir(mirrors=[dead_url])
+
+
+def test_without_pooch_the_error_says_how_to_install_it(tmp_path, monkeypatch, dead_url):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # makes `import pooch` fail
+    with pytest.raises(DataError, match=r'pip install "vae-edge\[data\]".*--data-dir'):
+        download_mnist(tmp_path, [dead_url])

@@ -33,14 +33,27 @@ def test_read_idx_names_a_truncated_file(tmp_path, mnist_dir):
     assert str(path) in str(error.value)
 
 
-def test_read_idx_rejects_bad_magic_and_broken_gzip(tmp_path):
+def test_read_idx_rejects_bad_magic(tmp_path):
     path = tmp_path / "not-idx"
-    path.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")
+    path.write_bytes(b"\x00\x00\x0d\x01\x00\x00\x00\x01\x00")  # type 0x0d is float, not ubyte
     with pytest.raises(DataError, match="magic"):
         read_idx(path)
-    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
-    with pytest.raises(DataError, match="gzip"):
+
+
+@pytest.mark.parametrize("damage", ["garbage after the header", "flipped bytes", "cut short"])
+def test_read_idx_names_a_corrupted_gzip_file(tmp_path, mnist_dir, damage):
+    body = bytearray((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    if damage == "garbage after the header":
+        body = bytearray(b"\x1f\x8b\x08\x00garbage")
+    elif damage == "flipped bytes":
+        body[100:110] = bytes(byte ^ 0xFF for byte in body[100:110])
+    else:
+        body = body[: len(body) // 2]
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(bytes(body))
+    with pytest.raises(DataError, match="gzip") as error:
         read_idx(path)
+    assert str(path) in str(error.value)
 
 
 def test_pool_and_binarize_threshold_is_at_mean_128():
@@ -68,7 +81,8 @@ def test_splits_have_the_study_sizes(mnist_dir):
     test = load_split(mnist_dir, "test")
     assert train.shape == (60000, 196) and test.shape == (10000, 196)
     assert np.array_equal(validation, test[:1000])
-    assert set(np.unique(train)) == {0.0, 1.0} and train.dtype == np.float32
+    for images in (train, validation, test):
+        assert images.dtype == np.float32 and set(np.unique(images)) == {0.0, 1.0}
 
 
 def test_counts_come_from_the_headers(tmp_path):
