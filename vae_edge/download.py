@@ -23,7 +23,7 @@ DEFAULT_MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 _STEMS = (*IMAGE_FILES.values(), *LABEL_FILES.values())
-_HOW_TO_AVOID = f"download MNIST yourself and pass --data-dir DIR or set {DATA_ENV}=DIR"
+_DATA_DIR_HINT = f"download MNIST yourself and pass --data-dir DIR or set {DATA_ENV}=DIR"
 
 
 def default_cache_dir() -> Path:
@@ -92,7 +92,8 @@ def download_mnist(
         target_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise DataError(
-            f"{target_dir}: cannot create the MNIST cache ({error.strerror}); {_HOW_TO_AVOID}"
+            f"{target_dir}: cannot create the MNIST cache ({error.strerror or error}); "
+            + _DATA_DIR_HINT
         ) from None
     for name in [name for name in _missing_files(target_dir) if name in wanted]:
         failures = []
@@ -112,10 +113,12 @@ def download_mnist(
             except (ValueError, requests.RequestException) as error:
                 failures.append(f"{mirror} ({_failure_reason(error)})")
             except OSError as error:  # the local folder, not the mirror: another won't help
-                raise DataError(f"{target_dir / name}: cannot write ({error.strerror})") from None
+                raise DataError(
+                    f"{target_dir / name}: cannot write ({error.strerror or error})"
+                ) from None
         else:
             tried = ", ".join(failures) or "no mirrors given"
-            raise DataError(f"could not download {name}: {tried}; {_HOW_TO_AVOID}")
+            raise DataError(f"could not download {name}: {tried}; {_DATA_DIR_HINT}")
 
 
 def _failure_reason(error: Exception) -> str:

@@ -7,6 +7,7 @@ runtime's `preprocess` both go through `pool_and_binarize`.
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +43,7 @@ def read_idx(path: str | Path) -> np.ndarray:
             raw = gzip.decompress(raw)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path}: not a readable gzip file ({error})") from None
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != _UBYTE_TYPE or raw[3] == 0:
         raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")

@@ -1,0 +1,156 @@
+"""`vae-edge export`: self-contained graphs, dynamic batch, manifest, validation, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vae_edge.checkpoint import load_checkpoint
+from vae_edge.cli import main
+from vae_edge.config import ModelConfig
+from vae_edge.export import export_model
+from vae_edge.export.onnx_export import RANDOM_OPS
+from vae_edge.export.validate import validate
+from vae_edge.mnist import load_split
+from vae_edge.runtime.manifest import read_manifest, sha256_file
+from vae_edge.train import TrainOptions, train
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["export", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def cli_export(small_run, tmp_path_factory):
+    model_dir = tmp_path_factory.mktemp("cli") / "model"
+    result = invoke(small_run, "-o", model_dir)
+    assert result.exit_code == 0, result.output
+    return model_dir, result.output
+
+
+def test_export_writes_two_self_contained_checked_graphs(cli_export):
+    model_dir, output = cli_export
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        "decoder.onnx",
+        "encoder.onnx",
+        "manifest.json",
+    ]
+    assert "validation ok" in output
+    assert len(output.splitlines()) == 4  # quiet: no exporter chatter
+    for name in ("encoder.onnx", "decoder.onnx"):
+        graph = onnx.load(str(model_dir / name))
+        onnx.checker.check_model(graph, full_check=True)
+        assert not {node.op_type for node in graph.graph.node} & RANDOM_OPS
+        assert not any(
+            init.data_location == onnx.TensorProto.EXTERNAL for init in graph.graph.initializer
+        )
+
+
+def test_graphs_have_the_promised_names_and_a_dynamic_batch(cli_export):
+    model_dir, _ = cli_export
+    encoder = ort.InferenceSession(str(model_dir / "encoder.onnx"))
+    decoder = ort.InferenceSession(str(model_dir / "decoder.onnx"))
+    assert [i.name for i in encoder.get_inputs()] == ["image"]
+    assert [o.name for o in encoder.get_outputs()] == ["mu", "logvar"]
+    assert [i.name for i in decoder.get_inputs()] == ["z"]
+    assert [o.name for o in decoder.get_outputs()] == ["probs", "logits"]
+    assert isinstance(decoder.get_inputs()[0].shape[0], str)
+    for batch in (1, 333):
+        mu, logvar = encoder.run(None, {"image": np.zeros((batch, 196), np.float32)})
+        assert mu.shape == logvar.shape == (batch, 6)
+        probs, _ = decoder.run(None, {"z": np.zeros((batch, 6), np.float32)})
+        assert probs.shape == (batch, 196)
+
+
+def test_manifest_describes_and_fingerprints_the_graphs(cli_export, small_run):
+    model_dir, _ = cli_export
+    manifest = read_manifest(model_dir)
+    data = json.loads((model_dir / "manifest.json").read_text())
+    assert manifest.config == load_checkpoint(small_run).config
+    assert manifest.decoder.sha256 == sha256_file(model_dir / "decoder.onnx")
+    assert data["image_shape"] == [14, 14] and data["preprocessing"]["threshold"] == 128
+    assert data["training"]["epochs"] == 2 and "validation_kl" in data["training"]
+    assert data["validation"]["passed"] is True
+    assert max(data["validation"]["worst_abs_difference"].values()) < 1e-4
+
+
+def test_validation_catches_a_model_that_differs(cli_export, small_vae):
+    model_dir, _ = cli_export
+    perturbed = load_state_copy(small_vae)
+    with torch.no_grad():
+        perturbed.decoder.out.bias += 1e-3
+    result = validate(model_dir, perturbed)
+    assert not result.passed
+    assert result.worst["probs"] > 1e-5 and result.worst["mu"] < 1e-5
+    assert "FAILED" in result.summary()
+
+
+def load_state_copy(vae):
+    from vae_edge.model import VAE
+
+    copy = VAE(vae.config)
+    copy.load_state_dict(vae.state_dict())
+    return copy.eval()
+
+
+def test_int8_quantization_is_smaller_and_close(small_run, tmp_path, cli_export):
+    model_dir = tmp_path / "int8"
+    result = invoke(small_run, "-o", model_dir, "--quantize", "int8")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(model_dir)
+    assert manifest.variant == "int8"
+    float_dir, _ = cli_export
+    float_size = (float_dir / "decoder.onnx").stat().st_size
+    assert (model_dir / "decoder.onnx").stat().st_size < float_size / 2
+    assert manifest.validation["worst_abs_difference"]["probs"] < 0.2
+
+
+def test_a_relu_reference_model_exports_too(tmp_path, mnist_dir):
+    config = ModelConfig(latent_dim=3, hidden_sizes=(16, 8), activation="relu")
+    images = load_split(mnist_dir, "validation")
+    train(
+        images,
+        images[:100],
+        tmp_path / "run",
+        config,
+        TrainOptions(epochs=1),
+        log=lambda _: None,
+        show_progress=False,
+    )
+    manifest, results = export_model(load_checkpoint(tmp_path / "run"), tmp_path / "model")
+    assert manifest.config.activation == "relu" and results[0].passed
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def test_export_errors_are_one_line_and_leave_nothing(tmp_path, small_run, cli_export):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    assert "garbage.pt" in one_line_error(invoke(garbage, "-o", tmp_path / "m1"))
+    assert "does not exist" in one_line_error(invoke(tmp_path / "nope.pt", "-o", tmp_path / "m2"))
+    assert "missing" in one_line_error(invoke(small_run, "-o", tmp_path / "missing" / "m"))
+    model_dir, _ = cli_export
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    assert "--force" in one_line_error(invoke(small_run, "-o", model_dir))
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.pt"]
+
+
+def test_force_replaces_a_model(tmp_path, small_run):
+    model_dir = tmp_path / "model"
+    assert invoke(small_run, "-o", model_dir).exit_code == 0
+    (model_dir / "decoder.onnx").write_bytes(b"damaged")
+    assert invoke(small_run, "-o", model_dir, "--force").exit_code == 0
+    read_manifest(model_dir)
