@@ -39,7 +39,9 @@ def main() -> None:
     folder = resolve_data_dir(args.data_dir)
     train_images = torch.from_numpy(load_split(folder, "train"))
     validation_images = torch.from_numpy(load_split(folder, "validation"))
-    options = TrainOptions(epochs=args.epochs, batch_size=128, lr=1e-3, seed=args.seed)
+    options = TrainOptions(
+        epochs=args.epochs, batch_size=128, lr=1e-3, lr_schedule="constant", seed=args.seed
+    )
     torch.manual_seed(args.seed)
     vae = VAE(REFERENCE_CONFIG)
     optimizer = torch.optim.Adam(vae.parameters(), lr=options.lr)

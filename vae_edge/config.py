@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ SOURCE_SIDE = 28
 POOL_FACTOR = 2
 THRESHOLD = 128
 ACTIVATIONS = ("tanh", "relu")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class ModelConfig:
     """
 
     latent_dim: int = 16
-    hidden_sizes: tuple[int, ...] = (512,)
+    hidden_sizes: tuple[int, ...] = (512, 256)
     image_side: int = SOURCE_SIDE // POOL_FACTOR
     activation: str = "tanh"
 
@@ -57,3 +59,37 @@ class ModelConfig:
             image_side=int(data["image_side"]),
             activation=str(data["activation"]),
         )
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train: everything besides the model's shape."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    kl_warmup: int = 0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
+        if self.kl_warmup < 0:
+            raise ValueError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
+
+    def kl_weight(self, epoch: int) -> float:
+        """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
+        return min(1.0, epoch / self.kl_warmup) if self.kl_warmup else 1.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -17,48 +16,13 @@ import torch
 
 from vae_edge.atomic import write_text_atomic
 from vae_edge.checkpoint import CHECKPOINT_NAME, Checkpoint, load_checkpoint
-from vae_edge.config import ModelConfig
+from vae_edge.config import ModelConfig, TrainOptions
 from vae_edge.model import VAE, loss_terms
 
 HISTORY_NAME = "history.json"
 # Validation draws its eps from a generator of its own, so evaluating never shifts the
 # training stream and a resumed run stays bit-identical to an uninterrupted one.
 VALIDATION_SEED_OFFSET = 1_000_003
-LR_SCHEDULES = ("constant", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """How to train: everything besides the model's shape."""
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_schedule: str = "constant"
-    kl_warmup: int = 0
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
-        if self.kl_warmup < 0:
-            raise ValueError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
-
-    def epoch_lr(self, epoch: int) -> float:
-        """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""
-        if self.lr_schedule == "constant":
-            return self.lr
-        return self.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
-
-    def kl_weight(self, epoch: int) -> float:
-        """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
-        return min(1.0, epoch / self.kl_warmup) if self.kl_warmup else 1.0
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vae_edge.config import ModelConfig
+from vae_edge.config import ModelConfig, TrainOptions
 
 if TYPE_CHECKING:
     from vae_edge.checkpoint import Checkpoint
@@ -71,35 +71,35 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
-    default=10,
+    default=TrainOptions.epochs,
     show_default=True,
     help="Total epochs to train (with --resume: the total to reach).",
 )
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=128,
+    default=TrainOptions.batch_size,
     show_default=True,
     help="Images per optimizer step.",
 )
 @click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
-    default=1e-3,
+    default=TrainOptions.lr,
     show_default=True,
-    help="Adam learning rate.",
+    help="Adam learning rate (the peak, with the cosine schedule).",
 )
 @click.option(
     "--lr-schedule",
     type=click.Choice(["constant", "cosine"]),
-    default="constant",
+    default=TrainOptions.lr_schedule,
     show_default=True,
     help="Keep --lr, or decay it along a cosine to 0 by the last epoch.",
 )
 @click.option(
     "--kl-warmup",
     type=click.IntRange(min=0),
-    default=0,
+    default=TrainOptions.kl_warmup,
     show_default=True,
     help="Epochs over which the KL weight rises linearly from 0 to 1 (0: no warm-up).",
 )
@@ -120,7 +120,7 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
 @click.option(
     "--seed",
     type=int,
-    default=0,
+    default=TrainOptions.seed,
     show_default=True,
     help="Seed for weights, batch order and sampling: same seed, same result.",
 )
@@ -175,7 +175,7 @@ def train(
 
     prepare_out_dir(out_dir, resume, checkpoint_module.CHECKPOINT_NAME)
     config = ModelConfig(latent_dim=latent_dim, hidden_sizes=hidden)
-    options = training.TrainOptions(
+    options = TrainOptions(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
