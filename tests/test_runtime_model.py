@@ -1,4 +1,4 @@
-"""The runtime's model API: loading checks, shapes, errors, generation."""
+"""The runtime's model API against a numpy forward pass; shapes, errors, loading checks."""
 
 from __future__ import annotations
 
@@ -6,119 +6,290 @@ import json
 import shutil
 
 import numpy as np
+import onnx
 import pytest
+from runtime_fixtures import (
+    SMALL_CONFIG,
+    build_model_dir,
+    numpy_decode_logits,
+    numpy_encode,
+    refresh_hashes,
+)
 
 from vae_edge import runtime
-from vae_edge.runtime import ModelFileError
+from vae_edge.config import ModelConfig
+from vae_edge.runtime import DEFAULT_MODEL_DIR, ModelFileError
+
+LATENT = SMALL_CONFIG.latent_dim
+ATOL = 1e-6
 
 
 @pytest.fixture(scope="module")
-def model(small_model_dir):
-    return runtime.load(small_model_dir)
+def built(tmp_path_factory):
+    """A model folder of random weights, and those weights."""
+    return build_model_dir(tmp_path_factory.mktemp("runtime-model") / "model")
+
+
+@pytest.fixture(scope="module")
+def model(built):
+    return runtime.load(built[0])
 
 
 @pytest.fixture
-def model_copy(small_model_dir, tmp_path):
-    target = tmp_path / "model"
-    shutil.copytree(small_model_dir, target)
-    return target
+def model_copy(built, tmp_path):
+    """A copy of the built folder that a test may damage."""
+    return shutil.copytree(built[0], tmp_path / "model")
 
 
-def test_generate_is_reproducible_bounded_and_chunk_independent(model):
+def binary_images(batch: int, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((batch, 196)) < 0.3).astype(np.float32)
+
+
+def latent_codes(batch: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((batch, LATENT), dtype=np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.mark.parametrize("batch", [1, 5, 300])
+def test_encode_matches_the_numpy_forward_pass(model, built, batch):
+    images = binary_images(batch)
+    mu, logvar = model.encode(images)
+    expected_mu, expected_logvar = numpy_encode(built[1], model.config, images)
+    assert mu.dtype == logvar.dtype == np.float32
+    assert mu.shape == logvar.shape == (batch, LATENT)
+    np.testing.assert_allclose(mu, expected_mu, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(logvar, expected_logvar, rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 300])
+def test_decode_and_decode_logits_match_the_numpy_forward_pass(model, built, batch):
+    z = latent_codes(batch)
+    logits = numpy_decode_logits(built[1], model.config, z)
+    assert model.decode_logits(z).shape == (batch, 196)
+    np.testing.assert_allclose(model.decode_logits(z), logits, rtol=0, atol=ATOL)
+    probs = model.decode(z)
+    assert probs.dtype == np.float32 and probs.shape == (batch, 14, 14)
+    np.testing.assert_allclose(probs.reshape(batch, 196), sigmoid(logits), rtol=0, atol=ATOL)
+
+
+def test_reconstruct_decodes_the_posterior_mean(model, built):
+    images = binary_images(7, seed=1)
+    mu, _ = numpy_encode(built[1], model.config, images)
+    expected = sigmoid(numpy_decode_logits(built[1], model.config, mu)).reshape(7, 14, 14)
+    np.testing.assert_allclose(model.reconstruct(images), expected, rtol=0, atol=ATOL)
+
+
+def test_image_batches_of_any_real_dtype_and_both_shapes_agree(model):
+    images = binary_images(4, seed=2)
+    mu, _ = model.encode(images)
+    for variant in (
+        images.reshape(4, 14, 14),
+        images.astype(np.float64),
+        images.astype(np.uint8),
+        images.astype(bool),
+        images.tolist(),
+    ):
+        assert np.array_equal(model.encode(variant)[0], mu)
+
+
+def test_more_threads_give_the_same_numbers(built, model):
+    z = latent_codes(64, seed=3)
+    assert np.array_equal(runtime.load(built[0], threads=2).decode(z), model.decode(z))
+
+
+def test_generate_is_reproducible_bounded_and_differs_across_seeds(model):
     first = model.generate(50, seed=3)
     assert first.shape == (50, 14, 14) and first.dtype == np.float32
     assert first.min() >= 0 and first.max() <= 1
     assert np.array_equal(first, model.generate(50, seed=3))
-    assert np.array_equal(first, model.generate(50, seed=3, chunk_size=7))
     assert not np.array_equal(first, model.generate(50, seed=4))
+    assert not np.array_equal(model.generate(5), model.generate(5))  # seed None: fresh
 
 
-@pytest.mark.parametrize("n", [0, -1, 2.5, True])
+@pytest.mark.parametrize("chunk_size", [1, 7, 50, 4096])
+def test_generate_does_not_depend_on_the_chunk_size(model, chunk_size):
+    # The digits decode exactly the codes of one big draw from the seeded generator.
+    z = np.random.default_rng(11).standard_normal((50, LATENT), dtype=np.float32)
+    expected = model.decode(z)
+    assert np.array_equal(model.generate(50, seed=11, chunk_size=chunk_size), expected)
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, True, "3", None])
 def test_generate_rejects_non_positive_count(model, n):
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="n must be a positive integer"):
         model.generate(n)
 
 
-def test_encode_decode_reconstruct_shapes_and_consistency(model, mnist_dir):
-    from vae_edge.mnist import load_split
-
-    images = load_split(mnist_dir, "validation")[:9]
-    mu, logvar = model.encode(images)
-    assert mu.shape == logvar.shape == (9, model.latent_dim)
-    assert np.array_equal(model.encode(images.reshape(9, 14, 14))[0], mu)
-    assert np.array_equal(model.reconstruct(images), model.decode(mu))
-    probs = model.decode(mu)
-    logits = model.decode_logits(mu)
-    np.testing.assert_allclose(probs.reshape(9, -1), 1 / (1 + np.exp(-logits)), atol=1e-6)
-    # Integer and float64 input are accepted and converted.
-    assert np.allclose(model.encode(images.astype(np.int64))[0], mu, atol=1e-6)
+def test_generate_rejects_a_bad_chunk_size(model):
+    with pytest.raises(ValueError, match="chunk_size"):
+        model.generate(3, chunk_size=0)
 
 
-def test_bad_arrays_raise_value_errors_saying_what_was_expected(model):
-    latent = model.latent_dim
-    with pytest.raises(ValueError, match=rf"\[batch, {latent}\].*\(3, {latent + 1}\)"):
-        model.decode(np.zeros((3, latent + 1), np.float32))
-    with pytest.raises(ValueError, match="196"):
-        model.encode(np.zeros((2, 100), np.float32))
-    with pytest.raises(ValueError, match="NaN"):
-        model.decode(np.full((1, latent), np.nan, np.float32))
-    with pytest.raises(ValueError, match="batch >= 1"):
-        model.decode(np.zeros((0, latent), np.float32))
-    with pytest.raises(ValueError, match="real numbers"):
-        model.decode(np.array([["a"] * latent]))
+@pytest.mark.parametrize(
+    ("z", "message"),
+    [
+        (np.zeros((3, LATENT + 4)), rf"z must have shape \[batch, {LATENT}\].*got \(3, 8\)"),
+        (np.zeros(LATENT), r"\[batch, 4\].*got \(4,\)"),
+        (np.zeros((2, 2, LATENT)), r"got \(2, 2, 4\)"),
+        (np.zeros((0, LATENT)), "batch >= 1"),
+        (np.full((1, LATENT), np.nan), "NaN"),
+        (np.full((1, LATENT), np.inf), "infinite"),
+        (np.full((1, LATENT), 1e300), "infinite"),  # overflows float32
+        (np.array([["a"] * LATENT]), "real numbers"),
+        (np.zeros((1, LATENT), complex), "real numbers"),
+        ([[0.0] * LATENT, [0.0]], "rectangular"),
+    ],
+)
+def test_bad_latent_codes_raise_value_errors_saying_what_was_expected(model, z, message):
+    with pytest.raises(ValueError, match=message):
+        model.decode(z)
+    with pytest.raises(ValueError, match=message):
+        model.decode_logits(z)
 
 
-def test_missing_folder_and_default_model_errors_name_the_path(tmp_path):
-    with pytest.raises(ModelFileError, match="nowhere"):
-        runtime.load(tmp_path / "nowhere")
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (np.zeros((2, 100)), r"images must have shape \[batch, 196\] or \[batch, 14, 14\]"),
+        (np.zeros((14, 14)), r"got \(14, 14\)"),
+        (np.zeros(196), r"got \(196,\)"),
+        (np.zeros((0, 196)), "batch >= 1"),
+        (np.full((1, 196), np.nan), "NaN"),
+        (np.full((1, 196), 255.0), r"\[0, 1\]"),
+        (np.full((1, 196), -0.5), r"\[0, 1\]"),
+    ],
+)
+def test_bad_images_raise_value_errors_saying_what_was_expected(model, images, message):
+    with pytest.raises(ValueError, match=message):
+        model.encode(images)
+    with pytest.raises(ValueError, match=message):
+        model.reconstruct(images)
+
+
+def test_model_describes_itself_from_the_manifest(model, built):
+    assert model.config == SMALL_CONFIG
+    assert (model.latent_dim, model.image_side) == (LATENT, 14)
+    assert model.manifest.opset == 18
+    assert model.model_dir == built[0]
+    assert "latent_dim=4" in repr(model)
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True])
+def test_load_rejects_a_bad_thread_count(built, threads):
     with pytest.raises(ValueError, match="threads"):
-        runtime.load(tmp_path, threads=0)
+        runtime.load(built[0], threads=threads)
 
 
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(ModelFileError, match="nowhere: model folder not found"):
+        runtime.load(tmp_path / "nowhere")
+
+
+def test_default_model_loads_or_says_it_is_not_installed():
+    if (DEFAULT_MODEL_DIR / "manifest.json").is_file():
+        assert runtime.load().latent_dim > 0
+    else:
+        with pytest.raises(ModelFileError, match="no bundled model"):
+            runtime.load()
+
+
+@pytest.mark.parametrize("graph_name", ["encoder.onnx", "decoder.onnx"])
 @pytest.mark.parametrize("damage", ["missing", "truncated", "modified"])
-def test_damaged_graph_is_named(model_copy, damage):
-    graph = model_copy / "decoder.onnx"
+def test_damaged_graph_is_named(model_copy, graph_name, damage):
+    graph = model_copy / graph_name
     data = graph.read_bytes()
     if damage == "missing":
         graph.unlink()
+        message = "model file not found"
     elif damage == "truncated":
         graph.write_bytes(data[: len(data) // 2])
+        message = "SHA-256 does not match"
     else:
         graph.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
-    with pytest.raises(ModelFileError, match=r"decoder\.onnx"):
+        message = "SHA-256 does not match"
+    with pytest.raises(ModelFileError, match=rf"{graph_name}: {message}"):
         runtime.load(model_copy)
 
 
-def test_garbage_or_missing_manifest_is_named(model_copy):
-    manifest = model_copy / "manifest.json"
-    manifest.write_text("{not json")
-    with pytest.raises(ModelFileError, match=r"manifest\.json"):
-        runtime.load(model_copy)
-    manifest.write_text(json.dumps({"format_version": 1}))
-    with pytest.raises(ModelFileError, match="malformed"):
-        runtime.load(model_copy)
-    manifest.unlink()
-    with pytest.raises(ModelFileError, match="manifest not found"):
+def test_truncated_graph_with_a_matching_hash_is_named_by_onnxruntime(model_copy):
+    graph = model_copy / "decoder.onnx"
+    graph.write_bytes(graph.read_bytes()[:-40])
+    refresh_hashes(model_copy)
+    with pytest.raises(ModelFileError, match=r"decoder\.onnx: onnxruntime cannot load"):
         runtime.load(model_copy)
 
 
-def test_graph_that_onnxruntime_cannot_load_is_named(model_copy):
-    from vae_edge.runtime.manifest import Manifest, sha256_file
-
-    graph = model_copy / "encoder.onnx"
-    graph.write_bytes(b"definitely not a protobuf")
-    manifest_path = model_copy / "manifest.json"
-    data = json.loads(manifest_path.read_text())
-    data["encoder"]["sha256"] = sha256_file(graph)  # hash matches, content is garbage
-    manifest_path.write_text(Manifest.from_dict(data).to_json())
+def test_garbage_graph_with_a_matching_hash_is_named_by_onnxruntime(model_copy):
+    (model_copy / "encoder.onnx").write_bytes(b"definitely not a protobuf")
+    refresh_hashes(model_copy)
     with pytest.raises(ModelFileError, match=r"encoder\.onnx: onnxruntime cannot load"):
         runtime.load(model_copy)
 
 
-def test_latent_size_in_manifest_must_match_the_graph(model_copy, model):
+def test_garbage_malformed_or_missing_manifest_is_named(model_copy):
+    manifest = model_copy / "manifest.json"
+    manifest.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(ModelFileError, match=r"manifest\.json: not a readable JSON manifest"):
+        runtime.load(model_copy)
+    manifest.write_text("{not json")
+    with pytest.raises(ModelFileError, match=r"manifest\.json: not a readable JSON manifest"):
+        runtime.load(model_copy)
+    manifest.write_text(json.dumps({"format_version": 1}))
+    with pytest.raises(ModelFileError, match=r"manifest\.json: malformed"):
+        runtime.load(model_copy)
+    manifest.unlink()
+    with pytest.raises(ModelFileError, match=r"manifest\.json: manifest not found"):
+        runtime.load(model_copy)
+
+
+def test_latent_size_in_the_manifest_must_match_the_graphs(model_copy):
     manifest_path = model_copy / "manifest.json"
     data = json.loads(manifest_path.read_text())
-    data["model"]["latent_dim"] = model.latent_dim + 1
+    data["model"]["latent_dim"] = LATENT + 1
     manifest_path.write_text(json.dumps(data))
-    with pytest.raises(ModelFileError, match="latent size"):
+    with pytest.raises(ModelFileError, match=r"encoder\.onnx: tensor 'mu' has width 4.*needs 5"):
         runtime.load(model_copy)
+
+
+def test_a_graph_from_another_model_is_refused(model_copy, tmp_path):
+    other, _ = build_model_dir(tmp_path / "other", ModelConfig(latent_dim=3, hidden_sizes=(8,)))
+    shutil.copy(other / "decoder.onnx", model_copy / "decoder.onnx")
+    refresh_hashes(model_copy)
+    with pytest.raises(ModelFileError, match=r"decoder\.onnx: tensor 'z' has width 3"):
+        runtime.load(model_copy)
+
+
+def test_tensor_names_must_be_those_the_runtime_uses(model_copy):
+    manifest_path = model_copy / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["decoder"]["outputs"] = ["probs", "scores"]
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=r"manifest\.json: decoder\.onnx must map"):
+        runtime.load(model_copy)
+
+
+def test_a_graph_with_a_fixed_batch_size_is_refused(model_copy):
+    path = model_copy / "encoder.onnx"
+    graph = onnx.load(str(path))
+    graph.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1
+    onnx.save(graph, str(path))
+    refresh_hashes(model_copy)
+    with pytest.raises(ModelFileError, match=r"encoder\.onnx: tensor 'image' has a fixed batch"):
+        runtime.load(model_copy)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_deeper_models_match_the_numpy_forward_pass(tmp_path, activation):
+    config = ModelConfig(latent_dim=3, hidden_sizes=(16, 8), activation=activation)
+    model_dir, weights = build_model_dir(tmp_path / "deep", config, seed=5)
+    model = runtime.load(model_dir)
+    images = binary_images(9, seed=4)
+    mu, logvar = model.encode(images)
+    expected_mu, expected_logvar = numpy_encode(weights, config, images)
+    np.testing.assert_allclose(mu, expected_mu, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(logvar, expected_logvar, rtol=0, atol=ATOL)
+    logits = numpy_decode_logits(weights, config, mu)
+    np.testing.assert_allclose(model.decode_logits(mu), logits, rtol=0, atol=ATOL)

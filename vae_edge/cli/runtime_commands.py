@@ -14,11 +14,12 @@ from typing import Any
 import click
 import numpy as np
 
-from vae_edge import runtime
+from vae_edge import __version__, runtime
 from vae_edge.atomic import atomic_path, write_text_atomic
-from vae_edge.runtime.model import DEFAULT_MODEL_DIR, VAEModel
+from vae_edge.runtime.model import VAEModel
 
 ENCODE_SUFFIXES = (".npy", ".json")
+PNG_SUFFIXES = (".png",)
 
 
 def model_command(function: Callable[..., None]) -> click.Command:
@@ -32,7 +33,7 @@ def model_command(function: Callable[..., None]) -> click.Command:
         "model_dir",
         type=click.Path(path_type=Path),
         default=None,
-        help=f"Exported model folder. Default: the bundled model ({DEFAULT_MODEL_DIR.name}).",
+        help="Model folder written by `vae-edge export`. Default: the model bundled with vae-edge.",
     )
     @click.option(
         "--threads",
@@ -56,7 +57,8 @@ def output_path(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
         raise ValueError(f"-o {path}: expected a file ending in {' or '.join(suffixes)}")
     folder = path.parent
     if not folder.is_dir():
-        raise ValueError(f"-o {path}: folder {folder} does not exist")
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(f"-o {path}: {folder} {problem}")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -70,15 +72,21 @@ def read_images(paths: tuple[Path, ...], invert: bool) -> np.ndarray:
     return np.stack([runtime.preprocess(path, invert=invert) for path in paths])
 
 
-OUTPUT_OPTION = click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="File to write.",
-)
+def output_option(default: str, help_text: str) -> Callable[[Callable[..., None]], Any]:
+    """`-o/--output FILE` with a default file name in the current folder."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help=help_text,
+    )
+
+
+# Existence is left to `preprocess`, whose error names the file in one line.
 IMAGES_ARGUMENT = click.argument(
-    "images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
 )
 INVERT_OPTION = click.option(
     "--invert", is_flag=True, help="Inputs are dark digits on a light background."
@@ -96,16 +104,12 @@ SCALE_OPTION = click.option(
 @click.option(
     "-n", "n_samples", type=int, default=64, show_default=True, help="Number of digits to generate."
 )
+@output_option("grid.png", "PNG file to write.")
 @click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("grid.png"),
-    show_default=True,
-    help="PNG file to write.",
-)
-@click.option(
-    "--seed", type=int, default=None, help="Seed for z ~ N(0, I). Default: random, printed."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seed for z ~ N(0, I). Default: a random one, printed so the grid can be redone.",
 )
 @click.option(
     "--nrow",
@@ -120,7 +124,7 @@ def generate(
     """Write a PNG grid of newly generated digits."""
     if n_samples <= 0:
         raise ValueError(f"-n must be a positive number of digits, got {n_samples}")
-    output_path(output)
+    output_path(output, PNG_SUFFIXES)
     seed = random.randrange(2**31) if seed is None else seed
     runtime.save_grid(model.generate(n_samples, seed=seed), output, nrow=nrow, scale=scale)
     click.echo(f"wrote {n_samples} digits to {output} (seed {seed})")
@@ -128,24 +132,25 @@ def generate(
 
 @model_command
 @IMAGES_ARGUMENT
-@OUTPUT_OPTION
+@output_option("reconstruction.png", "PNG file to write.")
 @INVERT_OPTION
 @SCALE_OPTION
 def reconstruct(
     model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool, scale: int
 ) -> None:
     """Write the inputs (top row) above their reconstructions (bottom row) as a PNG."""
-    output_path(output)
+    output_path(output, PNG_SUFFIXES)
     inputs = read_images(images, invert)
     side = model.image_side
     pair = np.concatenate([inputs.reshape(-1, side, side), model.reconstruct(inputs)])
     runtime.save_grid(pair, output, nrow=len(images), scale=scale)
-    click.echo(f"wrote {len(images)} reconstructions to {output}")
+    noun = "image" if len(images) == 1 else "images"
+    click.echo(f"wrote {len(images)} {noun} and their reconstructions to {output}")
 
 
 @model_command
 @IMAGES_ARGUMENT
-@OUTPUT_OPTION
+@output_option("latents.npy", "File to write: .npy (mu [N, latent]) or .json (mu, logvar).")
 @INVERT_OPTION
 def encode(model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool) -> None:
     """Write each image's latent mean: mu [N, latent] as .npy, or mu and logvar as .json."""
@@ -164,9 +169,9 @@ def encode(model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool
 
 
 @model_command
-@click.argument("first", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("second", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@OUTPUT_OPTION
+@click.argument("first", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("second", type=click.Path(dir_okay=False, path_type=Path))
+@output_option("interpolation.png", "PNG file to write.")
 @click.option(
     "--steps",
     type=click.IntRange(min=2),
@@ -186,7 +191,7 @@ def interpolate(
     scale: int,
 ) -> None:
     """Write a strip of digits decoded along the line between two images' latent means."""
-    output_path(output)
+    output_path(output, PNG_SUFFIXES)
     mu, _ = model.encode(read_images((first, second), invert))
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     strip = model.decode((1 - weights) * mu[0] + weights * mu[1])
@@ -202,18 +207,19 @@ def info(model: VAEModel) -> None:
     layers = " - ".join(map(str, (config.input_dim, *config.hidden_sizes, config.latent_dim)))
     lines = [
         f"model        {model.model_dir}",
-        f"variant      {manifest['variant']} (opset {manifest['opset']}, "
-        f"vae-edge {manifest['package_version']})",
+        f"variant      {manifest['variant']} (opset {manifest['opset']}, exported by "
+        f"vae-edge {manifest['package_version']}, read by vae-edge {__version__})",
         f"layers       {layers} ({config.activation}), decoder mirrors it",
         f"latent size  {config.latent_dim}",
+        f"hidden sizes {', '.join(map(str, config.hidden_sizes))}",
         f"image        {config.image_side}x{config.image_side}, "
         + ", ".join(f"{k} {v}" for k, v in manifest["preprocessing"].items()),
     ]
     for part in ("encoder", "decoder"):
         entry = manifest[part]
-        size_kib = (model.model_dir / entry["file"]).stat().st_size / 1024
+        size = (model.model_dir / entry["file"]).stat().st_size
         lines.append(
-            f"{part:<12} {entry['file']} {size_kib:.1f} KiB, sha256 {entry['sha256'][:16]}, "
+            f"{part:<12} {entry['file']} {size:,} bytes, sha256 {entry['sha256'][:16]}, "
             f"{', '.join(entry['inputs'])} -> {', '.join(entry['outputs'])}"
         )
     for section in ("training", "validation"):

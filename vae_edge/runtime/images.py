@@ -3,83 +3,163 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vae_edge.atomic import atomic_path
-from vae_edge.config import SOURCE_SIDE
+from vae_edge.config import POOL_FACTOR, SOURCE_SIDE
 from vae_edge.grid import tile
 from vae_edge.mnist import pool_and_binarize
+from vae_edge.runtime.arrays import non_negative_int, positive_int, real_array
+
+ImageInput: TypeAlias = "Image.Image | np.ndarray | str | os.PathLike[str]"
+MODEL_SIDE = SOURCE_SIDE // POOL_FACTOR
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def _to_grayscale(image: Image.Image | np.ndarray | str | Path) -> Image.Image:
-    if isinstance(image, (str, Path)):
-        try:
-            with Image.open(image) as opened:
-                opened.load()
-                return opened.convert("L")
-        except (UnidentifiedImageError, OSError) as error:
-            reason = "not an image" if isinstance(error, UnidentifiedImageError) else error
-            raise ValueError(f"{image}: cannot read as an image ({reason})") from None
-    if isinstance(image, Image.Image):
-        return image.convert("L")
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = array[..., :3]
-    elif array.ndim != 2:
-        raise ValueError(f"image array must be [H, W] or [H, W, 3|4], got shape {array.shape}")
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ValueError("image array contains NaN or infinite values")
-        array = np.clip(array * 255 if array.max() <= 1 else array, 0, 255).round()
-    return Image.fromarray(array.astype(np.uint8)).convert("L")
-
-
-def preprocess(image: Image.Image | np.ndarray | str | Path, invert: bool = False) -> np.ndarray:
+def preprocess(image: ImageInput, *, invert: bool = False) -> np.ndarray:
     """Any grayscale or RGB(A) picture -> the model's binarized input, float32 [196].
 
-    A path, a PIL image or an array (uint8 0-255, or floats in [0, 1]) is made grayscale,
-    resized to 28x28 and then pooled and binarized by the same code as the training data.
+    `image` is a file path, a PIL image or an array: [H, W] grayscale or [H, W, 3|4]
+    RGB(A), uint8 0-255, other integers 0-255, bools, or floats in [0, 1]. It is made
+    8-bit grayscale (transparent parts become background), resized to 28x28 unless it
+    already is (a 14x14 image is taken pixel for pixel), then pooled and binarized by
+    `vae_edge.mnist.pool_and_binarize`, the code that prepares the training data.
+
     Digits are expected light on dark, as in MNIST; `invert=True` takes dark on light.
-    Stack several results with `np.stack` for a batch.
+    Stack results with `np.stack` for a batch. An unreadable file raises `ValueError`
+    naming it.
     """
-    gray = _to_grayscale(image)
-    if gray.size != (SOURCE_SIDE, SOURCE_SIDE):
-        small = max(gray.size) <= SOURCE_SIDE // 2
-        resample = Image.Resampling.NEAREST if small else Image.Resampling.BILINEAR
-        gray = gray.resize((SOURCE_SIDE, SOURCE_SIDE), resample)
-    pixels = np.asarray(gray, dtype=np.uint8)
+    background = 255 if invert else 0
+    if isinstance(image, (str, os.PathLike)):
+        pixels = _read_grayscale(Path(image), background)
+    elif isinstance(image, Image.Image):
+        pixels = _grayscale(image, background)
+    else:
+        pixels = _array_grayscale(image, background)
     if invert:
         pixels = 255 - pixels
-    return pool_and_binarize(pixels[None])[0]
+    return pool_and_binarize(_to_source_side(pixels)[None])[0]
+
+
+def _read_grayscale(path: Path, background: int) -> np.ndarray:
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            return _grayscale(opened, background)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image file (Pillow cannot identify it)") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder, not an image file") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ValueError(f"{path}: cannot read the image ({reason})") from None
+
+
+def _grayscale(image: Image.Image, background: int) -> np.ndarray:
+    """8-bit grayscale pixels [H, W] of a PIL image, alpha composited onto `background`."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        return np.rint(np.asarray(image, dtype=np.float32) / 257).astype(np.uint8)
+    if image.mode == "P":  # a palette may carry transparency
+        image = image.convert("RGBA")
+    if "A" in image.mode or "a" in image.mode:
+        canvas = Image.new("RGBA", image.size, (background, background, background, 255))
+        image = Image.alpha_composite(canvas, image.convert("RGBA"))
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def _array_grayscale(values: object, background: int) -> np.ndarray:
+    array = real_array(values, "image array")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    colour = array.ndim == 3 and array.shape[2] in (3, 4)
+    if not (array.ndim == 2 or colour) or 0 in array.shape:
+        raise ValueError(
+            f"image array must be [H, W] grayscale or [H, W, 3|4] RGB(A), got shape {array.shape}"
+        )
+    pixels = _to_uint8(array)
+    return _grayscale(Image.fromarray(pixels), background) if colour else pixels
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """0-255 pixels from uint8 (as is), bool (0/255), integers 0-255 or floats in [0, 1]."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8) * 255
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise ValueError(
+                "a float image array must hold finite values in [0, 1] "
+                "(give 0-255 pixels as a uint8 array)"
+            )
+        return np.rint(array * 255).astype(np.uint8)
+    if array.min() < 0 or array.max() > 255:
+        raise ValueError(
+            f"an integer image array must hold values 0-255, got {array.min()}-{array.max()}"
+        )
+    return array.astype(np.uint8)
+
+
+def _to_source_side(pixels: np.ndarray) -> np.ndarray:
+    """Pixels [28, 28] as the training images have them before pooling."""
+    height, width = pixels.shape
+    if (height, width) == (SOURCE_SIDE, SOURCE_SIDE):
+        return pixels
+    if (height, width) == (MODEL_SIDE, MODEL_SIDE):
+        # Each pixel becomes a 2x2 block (nearest-neighbour upscaling), which pooling
+        # averages back to the same value: the result is that pixel thresholded.
+        return pixels.repeat(POOL_FACTOR, axis=0).repeat(POOL_FACTOR, axis=1)
+    # BOX averages whole areas when shrinking (no aliasing, no ringing).
+    shrinking = min(height, width) >= SOURCE_SIDE
+    resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    resized = Image.fromarray(pixels).resize((SOURCE_SIDE, SOURCE_SIDE), resample)
+    return np.asarray(resized, dtype=np.uint8)
 
 
 def save_grid(
     images: np.ndarray,
-    path: str | Path,
+    path: str | os.PathLike[str],
     nrow: int | None = None,
     scale: int = 4,
     padding: int = 1,
 ) -> None:
     """Write images [N, H, W] with values in [0, 1] as one grayscale PNG grid.
 
-    `nrow` images per row (default: a square-ish grid), each pixel drawn `scale` times
-    as large. The file is written beside `path` and renamed into place.
+    `nrow` images per row (default: ceil(sqrt(N)), a square-ish grid); every pixel is
+    drawn as a `scale` x `scale` block; `padding` dark pixels (before scaling) separate
+    the tiles. The PNG is written beside `path` and renamed into place, so a failure
+    leaves no partial file. A missing or unwritable folder raises an `OSError` whose
+    message names `path`.
     """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3 or images.shape[0] == 0:
-        raise ValueError(f"images must have shape [N, H, W] with N >= 1, got {images.shape}")
-    if nrow is not None and nrow <= 0:
-        raise ValueError(f"nrow must be positive, got {nrow}")
-    if scale <= 0 or padding < 0:
-        raise ValueError(f"scale must be positive and padding >= 0, got {scale} and {padding}")
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: folder {path.parent} does not exist")
-    columns = nrow or math.ceil(math.sqrt(images.shape[0]))
-    canvas = tile(np.clip(images, 0, 1), n_columns=columns, padding=padding)
-    pixels = (canvas * 255).round().astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
-    with atomic_path(path) as tmp_path:
-        Image.fromarray(pixels).save(tmp_path, format="PNG")
+    array = real_array(images, "images")
+    if array.ndim != 3 or 0 in array.shape:
+        raise ValueError(f"images must have shape [N, H, W] with N, H, W >= 1, got {array.shape}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+        raise ValueError("images must hold finite values in [0, 1]")
+    columns = math.isqrt(len(array) - 1) + 1 if nrow is None else positive_int(nrow, "nrow")
+    scale = positive_int(scale, "scale")
+    padding = non_negative_int(padding, "padding")
+    canvas = tile(array, n_columns=columns, padding=padding)
+    pixels = np.rint(canvas * 255).astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
+    _write_png(pixels, Path(path))
+
+
+def _write_png(pixels: np.ndarray, path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"{path}: folder {folder} {problem}")
+    try:
+        with atomic_path(path) as tmp_path:
+            Image.fromarray(pixels).save(tmp_path, format="PNG")
+    except OSError as error:
+        reason = error.strerror or error
+        raise OSError(f"{path}: cannot write the PNG ({reason})") from error
