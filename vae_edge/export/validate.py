@@ -52,14 +52,17 @@ class ValidationResult:
             "passed": self.passed,
         }
 
-    def summary(self) -> str:
-        """One line: each output's worst difference, the batch sizes and the tolerance."""
+    def differences(self) -> str:
+        """Each output's worst |onnx - torch| and the batch sizes tried."""
         parts = ", ".join(f"{name} {value:.1e}" for name, value in self.worst.items())
-        sizes = ", ".join(map(str, self.batch_sizes))
+        return f"worst |onnx - torch| {parts} (batch {', '.join(map(str, self.batch_sizes))})"
+
+    def summary(self) -> str:
+        """One line: the verdict, each output's worst difference and the tolerances."""
         verdict = "ok" if self.passed else "FAILED"
         return (
-            f"validation {verdict}: worst |onnx - torch| {parts} "
-            f"(batch {sizes}; tolerance {self.atol:.0e}, logits {self.tolerance('logits'):.0e})"
+            f"validation {verdict}: {self.differences()}; "
+            f"tolerance {self.atol:.0e}, logits {self.tolerance('logits'):.0e}"
         )
 
 
