@@ -10,31 +10,41 @@ wall time and peak RSS (from wait4) are reported as medians. Also: model size on
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from benchmarks.report import write_report
-from vae_edge.checkpoint import checkpoint_path
 
 TORCH_SCRIPT = Path(__file__).resolve().parent / "torch_generate.py"
 
 
+# Linux carries a process's peak RSS across fork and exec, so a child of this (large)
+# process would report at least our own peak. A small launcher interpreter starts each
+# command instead and reports the command's own wall time and peak RSS.
+LAUNCHER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+wall = time.perf_counter() - started
+peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"code": code, "wall": wall, "rss_mib": peak_kib / 1024}))
+"""
+
+
 def run_measured(command: list[str]) -> tuple[float, float]:
     """Run `command` to completion; (wall seconds, peak RSS in MiB) of that process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command], capture_output=True, text=True, check=True
+    )
+    result = json.loads(launched.stdout)
+    if result["code"] != 0:
+        raise SystemExit(f"{' '.join(command)} failed with exit code {result['code']}")
+    return result["wall"], result["rss_mib"]
 
 
 def main() -> None:
@@ -44,7 +54,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs of each command")
     args = parser.parse_args()
 
-    checkpoint = checkpoint_path(args.run)
+    checkpoint = args.run / "checkpoint.pt" if args.run.is_dir() else args.run
     vae_edge = shutil.which("vae-edge") or sys.exit("vae-edge is not on PATH")
     with tempfile.TemporaryDirectory() as scratch:
         grid = str(Path(scratch) / "grid.png")

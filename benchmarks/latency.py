@@ -1,9 +1,10 @@
 """Encoder and decoder latency: the vae-edge runtime (onnxruntime) against PyTorch eager.
 
-Both run in this process on the same inputs, alternating call by call so machine drift
-hits both, at batch 1, 64 and 1024, with one thread and with all cores. PyTorch runs
+All run in this process on the same inputs, alternating call by call so machine drift
+hits each, at batch 1, 64 and 1024, with one thread and with all cores. PyTorch runs
 under `inference_mode`; the runtime is called through its public API (input checks
-included), with onnxruntime's spinning off so it does not steal PyTorch's cores.
+included) and, to show what those checks cost, as the bare onnxruntime session;
+onnxruntime's spinning is off so it does not steal PyTorch's cores.
 
     python -m benchmarks.latency --run runs/vae --model model
 """
@@ -29,23 +30,19 @@ from vae_edge.model import VAE
 BATCH_SIZES = (1, 64, 1024)
 
 
-def time_alternating(
-    first: Callable[[], object], second: Callable[[], object], seconds: float
-) -> tuple[list[float], list[float]]:
-    """Call `first` and `second` in turn for about `seconds`; per-call times of each."""
+def time_alternating(calls: list[Callable[[], object]], seconds: float) -> list[list[float]]:
+    """Call each of `calls` in turn for about `seconds`; the per-call times of each."""
     for _ in range(5):  # warm-up: allocations, lazy initialisation
-        first(), second()
-    times_first: list[float] = []
-    times_second: list[float] = []
+        for call in calls:
+            call()
+    times: list[list[float]] = [[] for _ in calls]
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times_first) < 20:
-        started = time.perf_counter()
-        first()
-        middle = time.perf_counter()
-        second()
-        times_first.append(middle - started)
-        times_second.append(time.perf_counter() - middle)
-    return times_first, times_second
+    while time.perf_counter() < deadline or len(times[0]) < 20:
+        for call, record in zip(calls, times, strict=True):
+            started = time.perf_counter()
+            call()
+            record.append(time.perf_counter() - started)
+    return times
 
 
 def torch_decode(vae: VAE, z: np.ndarray) -> np.ndarray:
@@ -86,12 +83,24 @@ def main() -> None:
             z = rng.standard_normal((batch, model.latent_dim), dtype=np.float32)
             images = (rng.random((batch, model.config.input_dim)) < 0.2).astype(np.float32)
 
-            for part, ours, theirs in (
-                ("decoder", partial(model.decode, z), partial(torch_decode, vae, z)),
-                ("encoder", partial(model.encode, images), partial(torch_encode, vae, images)),
+            # The bare session shows what the runtime's input checks cost.
+            decoder, encoder = model._decoder, model._encoder
+            raw_decode = partial(decoder.run, ["probs"], {"z": z})
+            raw_encode = partial(encoder.run, None, {"image": images})
+            for part, ours, bare, theirs in (
+                ("decoder", partial(model.decode, z), raw_decode, partial(torch_decode, vae, z)),
+                (
+                    "encoder",
+                    partial(model.encode, images),
+                    raw_encode,
+                    partial(torch_encode, vae, images),
+                ),
             ):
-                ort_times, torch_times = time_alternating(ours, theirs, args.seconds)
+                ort_times, bare_times, torch_times = time_alternating(
+                    [ours, bare, theirs], args.seconds
+                )
                 ort_median = statistics.median(ort_times)
+                bare_median = statistics.median(bare_times)
                 torch_median = statistics.median(torch_times)
                 rows.append(
                     {
@@ -100,9 +109,11 @@ def main() -> None:
                         "batch": batch,
                         "runtime median (µs)": round(ort_median * 1e6, 1),
                         "runtime p99 (µs)": round(percentile(ort_times, 99) * 1e6, 1),
+                        "bare session median (µs)": round(bare_median * 1e6, 1),
                         "PyTorch median (µs)": round(torch_median * 1e6, 1),
                         "PyTorch p99 (µs)": round(percentile(torch_times, 99) * 1e6, 1),
                         "runtime / PyTorch": round(ort_median / torch_median, 2),
+                        "bare / PyTorch": round(bare_median / torch_median, 2),
                         "runtime images/s": round(batch / ort_median),
                         "PyTorch images/s": round(batch / torch_median),
                     }

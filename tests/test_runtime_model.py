@@ -136,6 +136,7 @@ def test_generate_rejects_a_bad_chunk_size(model):
         (np.zeros((2, 2, LATENT)), r"got \(2, 2, 4\)"),
         (np.zeros((0, LATENT)), "batch >= 1"),
         (np.full((1, LATENT), np.nan), "NaN"),
+        (np.where(np.arange(500 * LATENT).reshape(500, LATENT) == 1234, np.nan, 0.0), "NaN"),
         (np.full((1, LATENT), np.inf), "infinite"),
         (np.full((1, LATENT), 1e300), "infinite"),  # overflows float32
         (np.array([["a"] * LATENT]), "real numbers"),
@@ -159,6 +160,7 @@ def test_bad_latent_codes_raise_value_errors_saying_what_was_expected(model, z, 
         (np.zeros((0, 196)), "batch >= 1"),
         (np.full((1, 196), np.nan), "NaN"),
         (np.full((1, 196), 255.0), r"\[0, 1\]"),
+        (np.full((9, 196), 0.5) - np.eye(9, 196), r"got \[-0\.5, 0\.5\]"),
         (np.full((1, 196), -0.5), r"\[0, 1\]"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -36,6 +37,21 @@ def real_array(values: object, name: str) -> np.ndarray:
     return array
 
 
+# Up to this many values are checked in plain Python: at batch 1 a numpy ufunc call costs
+# more than the check itself (measured: 2 µs against 7 µs beside PyTorch, see benchmarks).
+_SMALL = 256
+
+
+def _value_range(batch: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of `batch`, or None if it holds NaN or an infinity."""
+    if batch.size <= _SMALL:
+        values = batch.ravel().tolist()
+        return (min(values), max(values)) if all(map(math.isfinite, values)) else None
+    if not np.isfinite(batch).all():
+        return None
+    return float(batch.min()), float(batch.max())
+
+
 def as_batch(
     values: object,
     name: str,
@@ -55,12 +71,14 @@ def as_batch(
     if not shape_ok or array.shape[0] == 0:
         expected = f"[batch, {width}]" + (f" or [batch, {side}, {side}]" if side else "")
         raise ValueError(f"{name} must have shape {expected} with batch >= 1, got {array.shape}")
-    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, refused next
-        batch = np.ascontiguousarray(array.reshape(array.shape[0], width), dtype=np.float32)
-    if not np.isfinite(batch).all():
+    batch = array.reshape(array.shape[0], width)
+    if batch.dtype != np.float32 or not batch.flags.c_contiguous:
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused next
+            batch = np.ascontiguousarray(batch, dtype=np.float32)
+    value_range = _value_range(batch)
+    if value_range is None:
         raise ValueError(f"{name} contains NaN or infinite values")
-    if unit_interval and (batch.min() < 0 or batch.max() > 1):
-        raise ValueError(
-            f"{name} must hold values in [0, 1], got [{batch.min():g}, {batch.max():g}]"
-        )
+    low, high = value_range
+    if unit_interval and (low < 0 or high > 1):
+        raise ValueError(f"{name} must hold values in [0, 1], got [{low:g}, {high:g}]")
     return batch
