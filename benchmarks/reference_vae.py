@@ -23,7 +23,7 @@ from vae_edge.config import ModelConfig
 from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_split
 from vae_edge.model import VAE
-from vae_edge.train import VALIDATION_SEED_OFFSET, TrainOptions, evaluate_loss
+from vae_edge.train import VALIDATION_SEED_OFFSET, TrainOptions, epoch_record, evaluate_loss
 
 REFERENCE_CONFIG = ModelConfig(latent_dim=20, hidden_sizes=(400,), activation="relu")
 
@@ -53,18 +53,15 @@ def main() -> None:
         dataloader_epoch(vae, optimizer, loader)
         seconds = time.perf_counter() - started
         seed = options.seed + VALIDATION_SEED_OFFSET
-        train_bce, train_kl = evaluate_loss(vae, train_images, seed=seed)
-        val_bce, val_kl = evaluate_loss(vae, validation_images, seed=seed)
         history.append(
-            {
-                "epoch": epoch,
-                "train_reconstruction": train_bce,
-                "train_kl": train_kl,
-                "validation_reconstruction": val_bce,
-                "validation_kl": val_kl,
-                "seconds": seconds,
-            }
+            epoch_record(
+                epoch,
+                evaluate_loss(vae, train_images, seed=seed),
+                evaluate_loss(vae, validation_images, seed=seed),
+                seconds,
+            )
         )
+        val_bce, val_kl = history[-1]["validation_reconstruction"], history[-1]["validation_kl"]
         print(f"epoch {epoch:3d}  val recon {val_bce:7.3f} kl {val_kl:6.3f}  ({seconds:.1f}s)")
     Checkpoint(
         config=REFERENCE_CONFIG,

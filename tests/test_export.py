@@ -9,6 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from cli_checks import one_line_error
 from click.testing import CliRunner
 
 from vae_edge.checkpoint import load_checkpoint
@@ -125,14 +126,6 @@ def test_a_relu_reference_model_exports_too(tmp_path, mnist_dir):
     )
     manifest, results = export_model(load_checkpoint(tmp_path / "run"), tmp_path / "model")
     assert manifest.config.activation == "relu" and results[0].passed
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def test_export_errors_are_one_line_and_leave_nothing(tmp_path, small_run, cli_export):

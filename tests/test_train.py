@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_checks import one_line_error
 from click.testing import CliRunner
 from PIL import Image
 
@@ -83,14 +84,6 @@ def test_checkpoint_holds_config_history_and_loads_weights_only(tmp_path, small_
     assert json.loads((tmp_path / "history.json").read_text()) == result.history
     assert states_equal(checkpoint.model_state, result.model.state_dict())
     assert not list(tmp_path.glob("*.tmp"))
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.startswith("Error")]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--latent-dim"])

@@ -35,6 +35,20 @@ class TrainResult:
     interrupted: bool
 
 
+def epoch_record(
+    epoch: int, train: tuple[float, float], validation: tuple[float, float], seconds: float
+) -> dict[str, float]:
+    """One entry of a run's history: (reconstruction, KL) on train and validation."""
+    return {
+        "epoch": epoch,
+        "train_reconstruction": train[0],
+        "train_kl": train[1],
+        "validation_reconstruction": validation[0],
+        "validation_kl": validation[1],
+        "seconds": seconds,
+    }
+
+
 def resolve_device(name: str) -> torch.device:
     """'auto' means a GPU where PyTorch sees one, else the CPU."""
     if name == "auto":
@@ -139,14 +153,9 @@ def train(
                 model, validation_tensor, seed=options.seed + VALIDATION_SEED_OFFSET
             )
             history.append(
-                {
-                    "epoch": epoch,
-                    "train_reconstruction": train_bce,
-                    "train_kl": train_kl,
-                    "validation_reconstruction": val_bce,
-                    "validation_kl": val_kl,
-                    "seconds": time.perf_counter() - started,
-                }
+                epoch_record(
+                    epoch, (train_bce, train_kl), (val_bce, val_kl), time.perf_counter() - started
+                )
             )
             save(epoch)
             log(

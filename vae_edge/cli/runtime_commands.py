@@ -22,19 +22,22 @@ ENCODE_SUFFIXES = (".npy", ".json")
 PNG_SUFFIXES = (".png",)
 
 
+MODEL_DIR_OPTION = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model folder written by `vae-edge export`. Default: the model bundled with vae-edge.",
+)
+
+
 def model_command(function: Callable[..., None]) -> click.Command:
     """A command with `--model`/`--threads`, whose user errors end as one-line messages.
 
     The wrapped function receives the loaded `model` instead of the two options.
     """
 
-    @click.option(
-        "--model",
-        "model_dir",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="Model folder written by `vae-edge export`. Default: the model bundled with vae-edge.",
-    )
+    @MODEL_DIR_OPTION
     @click.option(
         "--threads",
         type=click.IntRange(min=1),
@@ -291,13 +294,7 @@ def evaluate(
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Exported model folder. Default: the bundled model.",
-)
+@MODEL_DIR_OPTION
 @click.option(
     "--seconds",
     type=click.FloatRange(min=0.05),
