@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -31,17 +32,24 @@ BATCH_SIZES = (1, 64, 1024)
 
 
 def time_alternating(calls: list[Callable[[], object]], seconds: float) -> list[list[float]]:
-    """Call each of `calls` in turn for about `seconds`; the per-call times of each."""
+    """Call each of `calls` in turn for about `seconds`; the per-call times of each.
+
+    The order is shuffled every round, so no call always runs right after the same other
+    one (a call just after PyTorch finds colder caches than one after onnxruntime).
+    """
     for _ in range(5):  # warm-up: allocations, lazy initialisation
         for call in calls:
             call()
     times: list[list[float]] = [[] for _ in calls]
+    order = list(range(len(calls)))
+    shuffler = random.Random(0)
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(times[0]) < 20:
-        for call, record in zip(calls, times, strict=True):
+        shuffler.shuffle(order)
+        for index in order:
             started = time.perf_counter()
-            call()
-            record.append(time.perf_counter() - started)
+            calls[index]()
+            times[index].append(time.perf_counter() - started)
     return times
 
 
