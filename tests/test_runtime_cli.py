@@ -45,12 +45,6 @@ def invoke(*args: object):
     return CliRunner().invoke(main, [str(arg) for arg in args])
 
 
-def assert_one_line_error(result, *fragments: str) -> None:
-    """Non-zero exit, the whole output one line ("Error: ..."), no traceback."""
-    one_line_error(result, *fragments)
-    assert len(result.output.strip().splitlines()) == 1, result.output
-
-
 def test_generate_writes_the_grid_and_is_reproducible(tmp_path, model_dir, model):
     first, second = tmp_path / "a.png", tmp_path / "b.png"
     for path in (first, second):
@@ -214,6 +208,8 @@ def test_bench_prints_a_table(model_dir):
     [
         (["generate", "-n", "0"], ["-n", "positive"]),
         (["generate", "-n", "-3"], ["-n", "positive"]),
+        (["generate", "--scale", "0"], ["--scale", "x>=1"]),
+        (["interpolate", "{digit}", "{digit}", "--steps", "1"], ["--steps", "x>=2"]),
         (["generate", "-o", "{tmp}/missing/grid.png"], ["missing does not exist"]),
         (["generate", "-o", "{tmp}/file/grid.png"], ["file is not a folder"]),
         (["generate", "-o", "{tmp}/grid.jpg"], ["grid.jpg", ".png"]),
@@ -232,7 +228,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, model_dir, digits, a
     before = set(tmp_path.rglob("*"))
     filled = [arg.format(tmp=tmp_path, digit=digits[0]) for arg in args]
     result = invoke(*filled, "--model", model_dir)
-    assert_one_line_error(result, *fragments)
+    one_line_error(result, *fragments)
     assert set(tmp_path.rglob("*")) == before
 
 
@@ -271,5 +267,5 @@ def test_a_broken_model_folder_is_one_line_and_leaves_no_file(
         "info": [],
     }[command]
     result = invoke(command, *inputs, "--model", broken)
-    assert_one_line_error(result, fragment)
+    one_line_error(result, fragment)
     assert list(out.iterdir()) == []

@@ -12,7 +12,22 @@ from vae_edge import __version__
 from vae_edge.cli import export_commands, runtime_commands, training_commands
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrorGroup(click.Group):
+    """A group whose commands report a bad option value in one line, like other errors.
+
+    Click prints a usage block before such an error; dropping the error's context keeps
+    just `Error: Invalid value for '--epochs': 0 is not in the range x>=1.`
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            error.ctx = None
+            raise
+
+
+@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vae-edge")
 def main() -> None:
     """Train a small VAE on 14x14 MNIST and run it anywhere with onnxruntime."""
