@@ -217,3 +217,11 @@ def test_without_pooch_the_error_says_how_to_install_it(tmp_path, monkeypatch, d
     monkeypatch.setitem(sys.modules, "pooch", None)  # makes `import pooch` fail
     with pytest.raises(DataError, match=r'pip install "vae-edge\[data\]".*--data-dir'):
         download_mnist(tmp_path, [dead_url])
+
+
+def test_a_filled_cache_needs_neither_pooch_nor_a_mirror(tmp_path, mnist_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # a core install, without the data extra
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("VAE_EDGE_DATA", raising=False)
+    cache = copy_files(mnist_dir, tmp_path / "xdg" / "vae-edge" / "mnist", ALL)
+    assert resolve_data_dir(mirrors=[]) == cache
