@@ -247,6 +247,16 @@ def test_garbage_malformed_or_missing_manifest_is_named(model_copy):
         runtime.load(model_copy)
 
 
+@pytest.mark.parametrize("file", ["../decoder.onnx", "/tmp/decoder.onnx", "sub/decoder.onnx"])
+def test_graph_files_outside_the_model_folder_are_refused(model_copy, file):
+    manifest_path = model_copy / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["decoder"]["file"] = file
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=r"manifest\.json: malformed.*file name inside"):
+        runtime.load(model_copy)
+
+
 def test_latent_size_in_the_manifest_must_match_the_graphs(model_copy):
     manifest_path = model_copy / "manifest.json"
     data = json.loads(manifest_path.read_text())

@@ -98,8 +98,12 @@ class Manifest:
             )
 
         def graph(entry: dict[str, Any]) -> GraphEntry:
+            file = str(entry["file"])
+            # Graphs live in the model folder itself: a path elsewhere is not an export.
+            if file != Path(file).name or file in ("", ".", ".."):
+                raise ValueError(f"graph file {file!r} must be a file name inside the folder")
             return GraphEntry(
-                file=str(entry["file"]),
+                file=file,
                 sha256=str(entry["sha256"]),
                 inputs=tuple(entry["inputs"]),
                 outputs=tuple(entry["outputs"]),
@@ -138,7 +142,11 @@ def read_manifest(model_dir: str | Path) -> Manifest:
         graph_path = model_dir / entry.file
         if not graph_path.is_file():
             raise ModelFileError(f"{graph_path}: model file not found")
-        if sha256_file(graph_path) != entry.sha256:
+        try:
+            digest = sha256_file(graph_path)
+        except OSError as error:
+            raise ModelFileError(f"{graph_path}: cannot read it ({error.strerror})") from None
+        if digest != entry.sha256:
             raise ModelFileError(
                 f"{graph_path}: SHA-256 does not match the manifest; the file is truncated, "
                 "modified or from another export"

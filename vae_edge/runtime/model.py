@@ -24,11 +24,15 @@ from vae_edge.runtime.sessions import open_session
 # The model shipped inside the package; `load()` with no folder opens it.
 DEFAULT_MODEL_DIR = Path(vae_edge.__file__).resolve().parent / "models" / "default"
 # One onnxruntime thread per graph. Measured with the bundled 196-512-256-16 model on a
-# shared 2-core AMD EPYC VM, spinning off (median of 1 s of calls): batch 1 decodes in
-# 47 us with 1 thread and 72 us with 2; batch 1000 in 5.4 ms either way. A second thread
-# costs more in hand-off than it saves on graphs this small, and one thread leaves the
-# other cores to the app that embeds the runtime. `vae-edge bench` measures a device;
-# pass `threads=` where large batches gain from more.
+# 2-core AMD EPYC VM, spinning off, medians of alternating rounds (decode, µs):
+#   batch     1:   38 with 1 thread,    50 with 2  (a second thread costs 31 %)
+#   batch    16:  120                  106
+#   batch  1000: 5380                 2900         (2 threads 1.85x faster)
+# An app that embeds the runtime mostly decodes one or a few codes per call, where the
+# hand-off to a second thread costs more than it saves (below ~16 rows), and one thread
+# leaves the other cores to that app. The CLI's 64-digit grid takes under 0.4 ms either
+# way, next to 0.2 s of process start. Pass `threads=` (CLI `--threads`) for large
+# batches; `vae-edge bench` measures a device.
 DEFAULT_THREADS = 1
 
 IMAGE, (MU, LOGVAR) = ENCODER_INPUTS[0], ENCODER_OUTPUTS
