@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -131,14 +132,38 @@ def test_a_relu_reference_model_exports_too(tmp_path, mnist_dir):
 def test_export_errors_are_one_line_and_leave_nothing(tmp_path, small_run, cli_export):
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")
-    assert "garbage.pt" in one_line_error(invoke(garbage, "-o", tmp_path / "m1"))
-    assert "does not exist" in one_line_error(invoke(tmp_path / "nope.pt", "-o", tmp_path / "m2"))
-    assert "missing" in one_line_error(invoke(small_run, "-o", tmp_path / "missing" / "m"))
+    (tmp_path / "empty-run").mkdir()
+    one_line_error(invoke(garbage, "-o", tmp_path / "m1"), "garbage.pt")
+    one_line_error(invoke(tmp_path / "nope.pt", "-o", tmp_path / "m2"), "does not exist")
+    one_line_error(invoke(tmp_path / "empty-run", "-o", tmp_path / "m3"), "not found")
+    one_line_error(invoke(small_run, "-o", tmp_path / "missing" / "m"), "missing does not exist")
     model_dir, _ = cli_export
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
     assert "--force" in one_line_error(invoke(small_run, "-o", model_dir))
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-run", "garbage.pt"]
+    assert not any((tmp_path / "empty-run").iterdir())
+
+
+def test_a_failed_validation_fails_the_export_and_leaves_nothing(tmp_path, small_run):
+    # An --atol below float32 rounding is a real way to make onnx and torch "disagree".
+    error = one_line_error(invoke(small_run, "-o", tmp_path / "model", "--atol", "1e-12"))
+    assert "validation FAILED" in error and "probs" in error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_opset_the_exporter_cannot_reach_is_an_error_not_a_false_manifest(tmp_path, small_run):
+    # torch.onnx only logs a warning and keeps opset 18 when it cannot convert.
+    one_line_error(invoke(small_run, "-o", tmp_path / "model", "--opset", "99"), "opset 99")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_untrained_checkpoint_exports_without_training_results(tmp_path, small_run):
+    untrained = dataclasses.replace(load_checkpoint(small_run), epoch=0, history=[])
+    manifest, results = export_model(untrained, tmp_path / "model")
+    assert results[0].passed
+    assert manifest.training["epochs"] == 0 and "validation_kl" not in manifest.training
+    assert read_manifest(tmp_path / "model").training == manifest.training
 
 
 def test_force_replaces_a_model(tmp_path, small_run):

@@ -107,6 +107,13 @@ def export_graph(
             verify=False,
         )
     graph = onnx.load(str(path))
+    # An opset the exporter cannot convert to is only a logged warning (silenced above):
+    # it keeps its own opset, so the file, not the request, is what the manifest may claim.
+    written = {entry.domain: entry.version for entry in graph.opset_import}.get("")
+    if written != opset:
+        raise ExportError(
+            f"--opset {opset}: the exporter could not convert the graph (it wrote opset {written})"
+        )
     onnx.checker.check_model(graph, full_check=True)
     random_ops = sorted({node.op_type for node in graph.graph.node} & RANDOM_OPS)
     if random_ops:

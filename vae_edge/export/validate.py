@@ -25,9 +25,10 @@ DEFAULT_ATOL = 1e-5
 class ValidationResult:
     """Worst absolute difference per graph output over every batch size tried.
 
-    mu, logvar and probs must stay within `atol`. Logits are unbounded (|logit| reaches
-    20 and more, where float32 itself is coarser than 1e-5), so theirs is `atol` times
-    the largest |logit| seen, recorded in `logit_scale`.
+    mu, logvar and probs must stay within `atol`. Logits are unbounded (a trained model's
+    reach 20 and more) and the graph's Gemm sums in another order than PyTorch, so their
+    rounding error grows with their size: their tolerance is `atol` times the largest
+    |logit| seen (at least 1), recorded in `logit_scale`.
     """
 
     batch_sizes: tuple[int, ...]
