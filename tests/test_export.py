@@ -62,7 +62,8 @@ def test_graphs_have_the_promised_names_and_a_dynamic_batch(cli_export):
     assert [o.name for o in encoder.get_outputs()] == ["mu", "logvar"]
     assert [i.name for i in decoder.get_inputs()] == ["z"]
     assert [o.name for o in decoder.get_outputs()] == ["probs", "logits"]
-    assert isinstance(decoder.get_inputs()[0].shape[0], str)
+    assert encoder.get_inputs()[0].shape == ["batch", 196]
+    assert decoder.get_inputs()[0].shape == ["batch", 6]
     for batch in (1, 333):
         mu, logvar = encoder.run(None, {"image": np.zeros((batch, 196), np.float32)})
         assert mu.shape == logvar.shape == (batch, 6)
@@ -164,6 +165,20 @@ def test_an_untrained_checkpoint_exports_without_training_results(tmp_path, smal
     assert results[0].passed
     assert manifest.training["epochs"] == 0 and "validation_kl" not in manifest.training
     assert read_manifest(tmp_path / "model").training == manifest.training
+
+
+def test_a_history_without_some_metrics_records_the_ones_it_has(tmp_path, small_run):
+    sparse = dataclasses.replace(load_checkpoint(small_run), history=[{"epoch": 1, "train_kl": 3}])
+    manifest, _ = export_model(sparse, tmp_path / "model")
+    assert manifest.training == {"epochs": 2, "options": sparse.options, "train_kl": 3.0}
+
+
+def test_a_manifest_that_cannot_be_written_leaves_no_graphs_behind(tmp_path, small_run):
+    # The manifest is serialised before any graph moves into the model folder.
+    odd = dataclasses.replace(load_checkpoint(small_run), options={"not json": object()})
+    with pytest.raises(TypeError):
+        export_model(odd, tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_force_replaces_a_model(tmp_path, small_run):

@@ -6,6 +6,7 @@ optionally quantizes them, and only then moves them into place, manifest last.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -55,9 +56,25 @@ def export_model(
         manifest = build_manifest(
             scratch, checkpoint, opset, quantize or "float32", results[-1].to_dict()
         )
-        model_dir.mkdir(exist_ok=True)
+        _move_into_place(scratch, model_dir, manifest.to_json())
+    return manifest, results
+
+
+def _move_into_place(scratch: Path, model_dir: Path, manifest_text: str) -> None:
+    """Move the validated graphs from `scratch` into `model_dir`, then write the manifest.
+
+    The old manifest goes first and the new one comes last, so the folder never pairs a
+    manifest with graphs it does not describe. A folder this call created is removed
+    again if anything fails.
+    """
+    created = not model_dir.exists()
+    model_dir.mkdir(exist_ok=True)
+    try:
         (model_dir / MANIFEST_NAME).unlink(missing_ok=True)  # the folder is incomplete now
         for name in (ENCODER_NAME, DECODER_NAME):
-            shutil.move(scratch / name, model_dir / name)
-    write_text_atomic(model_dir / MANIFEST_NAME, manifest.to_json())
-    return manifest, results
+            os.replace(scratch / name, model_dir / name)  # scratch is a sibling: a rename
+        write_text_atomic(model_dir / MANIFEST_NAME, manifest_text)
+    except BaseException:
+        if created:
+            shutil.rmtree(model_dir, ignore_errors=True)
+        raise

@@ -38,6 +38,13 @@ RANDOM_OPS = {
     "Multinomial",
     "Bernoulli",
 }
+# Final losses copied from the checkpoint's last history entry into the manifest.
+TRAINING_METRICS = (
+    "train_reconstruction",
+    "train_kl",
+    "validation_reconstruction",
+    "validation_kl",
+)
 
 
 class ExportError(RuntimeError):
@@ -121,22 +128,18 @@ def export_graph(
 
 
 def training_summary(checkpoint: Checkpoint) -> dict[str, object]:
-    """What the manifest records about how the model was trained."""
+    """What the manifest records about how the model was trained.
+
+    The last history entry gives the final losses; a metric it lacks is left out rather
+    than failing the export (an epoch-0 checkpoint has no history at all).
+    """
     summary: dict[str, object] = {"epochs": checkpoint.epoch, "options": checkpoint.options}
     if checkpoint.history:
         last = checkpoint.history[-1]
-        summary.update(
-            {
-                key: round(float(last[key]), 4)
-                for key in (
-                    "train_reconstruction",
-                    "train_kl",
-                    "validation_reconstruction",
-                    "validation_kl",
-                )
-            }
-        )
-        summary["seconds"] = round(sum(entry["seconds"] for entry in checkpoint.history), 1)
+        summary.update({key: round(float(last[key]), 4) for key in TRAINING_METRICS if key in last})
+        seconds = [entry["seconds"] for entry in checkpoint.history if "seconds" in entry]
+        if seconds:
+            summary["seconds"] = round(float(sum(seconds)), 1)
     return summary
 
 
