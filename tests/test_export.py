@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import uuid
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -13,6 +16,7 @@ import torch
 from cli_checks import one_line_error
 from click.testing import CliRunner
 
+import vae_edge
 from vae_edge.checkpoint import load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
@@ -153,10 +157,44 @@ def test_a_failed_validation_fails_the_export_and_leaves_nothing(tmp_path, small
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_opset_the_exporter_cannot_reach_is_an_error_not_a_false_manifest(tmp_path, small_run):
-    # torch.onnx only logs a warning and keeps opset 18 when it cannot convert.
-    one_line_error(invoke(small_run, "-o", tmp_path / "model", "--opset", "99"), "opset 99")
+def test_graphs_default_to_the_lowest_opset_of_their_operators(cli_export):
+    model_dir, output = cli_export
+    manifest = read_manifest(model_dir)
+    # Gemm, Tanh and Sigmoid last changed in opset 13, which came with IR version 7.
+    assert (manifest.opset, manifest.ir_version) == (13, 7)
+    for name in ("encoder.onnx", "decoder.onnx"):
+        graph = onnx.load(str(model_dir / name))
+        assert [(o.domain, o.version) for o in graph.opset_import] == [("", 13)]
+        assert graph.ir_version == 7
+    assert "opset 13, IR version 7" in output
+
+
+def test_opset_option_writes_that_opset_and_records_it(tmp_path, small_run, small_vae):
+    manifest, results = export_model(load_checkpoint(small_run), tmp_path / "model", opset=17)
+    assert results[0].passed
+    graph = onnx.load(str(tmp_path / "model" / "decoder.onnx"))
+    assert [o.version for o in graph.opset_import] == [17] and manifest.opset == 17
+    assert manifest.ir_version == graph.ir_version == 8
+
+
+@pytest.mark.parametrize("opset", ["12", "99"])
+def test_an_opset_that_cannot_hold_the_graph_is_an_error_not_a_false_manifest(
+    tmp_path, small_run, opset
+):
+    one_line_error(invoke(small_run, "-o", tmp_path / "model", "--opset", opset), f"opset {opset}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_graphs_hold_nothing_of_the_exporting_machine(tmp_path, small_run):
+    marker = f"marker-{uuid.uuid4().hex}"
+    run_dir = tmp_path / marker / "run"
+    shutil.copytree(small_run, run_dir)
+    assert invoke(run_dir, "-o", tmp_path / marker / "model").exit_code == 0
+    project = str(Path(vae_edge.__file__).resolve().parents[1]).encode()
+    for name in ("encoder.onnx", "decoder.onnx", "manifest.json"):
+        data = (tmp_path / marker / "model" / name).read_bytes()
+        assert marker.encode() not in data and project not in data
+        assert b"site-packages" not in data and b".py" not in data
 
 
 def test_an_untrained_checkpoint_exports_without_training_results(tmp_path, small_run):

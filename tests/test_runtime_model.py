@@ -18,6 +18,7 @@ from runtime_fixtures import (
 
 from vae_edge import runtime
 from vae_edge.config import ModelConfig
+from vae_edge.models import bundled_model_dir, bundled_model_names
 from vae_edge.runtime import DEFAULT_MODEL_DIR, ModelFileError
 
 LATENT = SMALL_CONFIG.latent_dim
@@ -190,12 +191,23 @@ def test_missing_folder_is_named(tmp_path):
         runtime.load(tmp_path / "nowhere")
 
 
-def test_default_model_loads_or_says_it_is_not_installed():
-    if (DEFAULT_MODEL_DIR / "manifest.json").is_file():
-        assert runtime.load().latent_dim > 0
-    else:
-        with pytest.raises(ModelFileError, match="no bundled model"):
-            runtime.load()
+def test_bundled_models_load_by_name_and_the_default_without_one():
+    # The bundled folders are package data: a checkout and an install both have them.
+    assert "default" in bundled_model_names()
+    for name in bundled_model_names():
+        assert runtime.load(name).model_dir == bundled_model_dir(name)
+    assert runtime.load().model_dir == DEFAULT_MODEL_DIR == bundled_model_dir("default")
+
+
+def test_a_folder_wins_over_a_bundled_model_of_the_same_name(built, monkeypatch):
+    monkeypatch.chdir(built[0].parent)
+    (built[0].parent / "default").symlink_to(built[0])
+    assert runtime.load("default").latent_dim == LATENT
+
+
+def test_an_unknown_model_name_lists_the_bundled_ones():
+    with pytest.raises(ModelFileError, match=r"no-such-model: .*\(bundled: default"):
+        runtime.load("no-such-model")
 
 
 @pytest.mark.parametrize("graph_name", ["encoder.onnx", "decoder.onnx"])

@@ -16,10 +16,12 @@ from cli_checks import one_line_error
 from click.testing import CliRunner
 from PIL import Image
 
+from vae_edge import train as train_module
 from vae_edge.checkpoint import load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
 from vae_edge.mnist import load_split
+from vae_edge.model import VAE, flip_pixels
 from vae_edge.plots import FIGURE_NAMES
 from vae_edge.train import TrainOptions, train
 
@@ -222,3 +224,43 @@ def test_train_end_to_end_on_real_mnist(tmp_path, mnist_dir):
             image.verify()
             assert image.format == "PNG"
             assert min(image.size) > 50
+
+
+def test_flip_pixels_flips_each_image_at_its_own_rate():
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.zeros(4000, 196)
+    rates = flip_pixels(clean, 0.4, generator).mean(dim=1)
+    # Rates from U(0, 0.4), one per image; 196 pixels add a binomial spread of ~0.035.
+    assert rates.max() < 0.55 and rates.min() < 0.01
+    assert abs(rates.mean().item() - 0.2) < 0.01
+    ones = flip_pixels(torch.ones(4000, 196), 0.4, generator)
+    assert set(ones.unique().tolist()) == {0.0, 1.0} and abs(ones.mean().item() - 0.8) < 0.01
+
+
+def test_denoising_training_encodes_flipped_images_and_scores_the_clean_ones(
+    tmp_path, small_data, monkeypatch
+):
+    encoded, scored = [], []
+    real_loss_terms = train_module.loss_terms
+
+    def spy_loss_terms(images, *outputs):
+        scored.append(images.clone())
+        return real_loss_terms(images, *outputs)
+
+    monkeypatch.setattr(train_module, "loss_terms", spy_loss_terms)
+    model = VAE(SMALL_CONFIG)
+    model.encoder.register_forward_pre_hook(lambda _, args: encoded.append(args[0].clone()))
+    images = torch.from_numpy(small_data[0][:512])
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters())
+    train_module.train_epoch(model, optimizer, images, 256, generator, input_flip=0.3)
+    assert len(encoded) == len(scored) == 2
+    for seen, target in zip(encoded, scored, strict=True):
+        # The target is a batch of clean training images; the encoder saw them flipped.
+        assert all(any(torch.equal(row, image) for image in images) for row in target[:20])
+        flipped = (seen != target).float().mean(dim=1)
+        assert 0.1 < flipped.mean() < 0.2 and flipped.max() < 0.4
+
+    train_module.train_epoch(model, optimizer, images, 256, generator)
+    assert len(encoded) == 4
+    assert torch.equal(encoded[2], scored[2])  # input_flip 0: the encoder sees clean images

@@ -70,6 +70,10 @@ class TrainOptions:
     lr: float = 3e-3
     lr_schedule: str = "cosine"
     kl_warmup: int = 0
+    # Denoising: each training image gets a flip rate drawn from U(0, input_flip) and each
+    # of its pixels flips with that rate before the encoder sees it; the loss still
+    # reconstructs the clean image. 0 trains a plain VAE.
+    input_flip: float = 0.0
     seed: int = 0
     device: str = "auto"
 
@@ -83,6 +87,8 @@ class TrainOptions:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
         if self.kl_warmup < 0:
             raise ValueError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
+        if not 0 <= self.input_flip <= 0.5:
+            raise ValueError(f"input_flip must be in [0, 0.5], got {self.input_flip}")
 
     def epoch_lr(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""

@@ -70,6 +70,20 @@ class VAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
+def flip_pixels(
+    images: torch.Tensor, max_rate: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Binary `images` [B, P] with each image's pixels flipped at a rate drawn from U(0, max_rate).
+
+    The corruption of denoising training: drawing the rate per image shows the encoder
+    clean, lightly and heavily corrupted digits alike.
+    """
+    shape = (images.shape[0], 1)
+    rates = max_rate * torch.rand(shape, generator=generator, device=images.device)
+    flips = torch.rand(images.shape, generator=generator, device=images.device) < rates
+    return torch.where(flips, 1 - images, images)
+
+
 def loss_terms(
     image: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

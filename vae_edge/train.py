@@ -17,7 +17,7 @@ import torch
 from vae_edge.atomic import write_text_atomic
 from vae_edge.checkpoint import CHECKPOINT_NAME, Checkpoint, load_checkpoint
 from vae_edge.config import ModelConfig, TrainOptions
-from vae_edge.model import VAE, loss_terms
+from vae_edge.model import VAE, flip_pixels, loss_terms
 
 HISTORY_NAME = "history.json"
 # Validation draws its eps from a generator of its own, so evaluating never shifts the
@@ -147,6 +147,7 @@ def train(
                 generator,
                 label=f"epoch {epoch}/{options.epochs}",
                 kl_weight=options.kl_weight(epoch),
+                input_flip=options.input_flip,
                 show_progress=show_progress,
             )
             val_bce, val_kl = evaluate_loss(
@@ -181,10 +182,13 @@ def train_epoch(
     label: str = "",
     show_progress: bool = False,
     kl_weight: float = 1.0,
+    input_flip: float = 0.0,
 ) -> tuple[float, float]:
     """One pass over `images` in a random order; returns mean per-image (BCE, KL).
 
     The optimizer minimizes BCE + kl_weight * KL (kl_weight < 1 only during KL warm-up).
+    With `input_flip` > 0 the encoder sees corrupted images (`flip_pixels`) and the BCE
+    is still taken against the clean ones: the denoising criterion.
     """
     model.train()
     n_images = images.shape[0]
@@ -202,7 +206,8 @@ def train_epoch(
     with progress if show_progress else contextlib.nullcontext(starts) as batch_starts:
         for start in batch_starts:
             batch = images[order[start : start + batch_size]]
-            bce, kl = loss_terms(batch, *model(batch, generator))
+            seen_by_encoder = flip_pixels(batch, input_flip, generator) if input_flip else batch
+            bce, kl = loss_terms(batch, *model(seen_by_encoder, generator))
             optimizer.zero_grad(set_to_none=True)
             (bce + kl_weight * kl).backward()
             optimizer.step()

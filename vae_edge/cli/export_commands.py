@@ -24,10 +24,10 @@ from vae_edge.cli.training_commands import import_training_module
 )
 @click.option(
     "--opset",
-    type=click.IntRange(min=18),
-    default=18,
-    show_default=True,
-    help="ONNX opset of the graphs.",
+    type=click.IntRange(min=1),
+    default=None,
+    help="ONNX opset of the graphs. Default: the lowest that holds their operators "
+    "(13 for this model), which the most onnxruntime versions load.",
 )
 @click.option(
     "--atol",
@@ -44,7 +44,7 @@ from vae_edge.cli.training_commands import import_training_module
 )
 @click.option("--force", is_flag=True, help="Replace the model already in the folder.")
 def export(
-    run: Path, model_dir: Path, opset: int, atol: float, quantize: str | None, force: bool
+    run: Path, model_dir: Path, opset: int | None, atol: float, quantize: str | None, force: bool
 ) -> None:
     """Export a run's checkpoint to ONNX, validated against PyTorch."""
     checkpoint_module = import_training_module("vae_edge.checkpoint")
@@ -77,7 +77,10 @@ def export(
         click.echo(
             f"wrote {model_dir / entry.file} ({size_kib:.1f} KiB, sha256 {entry.sha256[:12]})"
         )
-    click.echo(f"wrote {model_dir / MANIFEST_NAME} ({manifest.variant}, opset {manifest.opset})")
+    click.echo(
+        f"wrote {model_dir / MANIFEST_NAME} "
+        f"({manifest.variant}, opset {manifest.opset}, IR version {manifest.ir_version})"
+    )
 
 
 COMMANDS: list[click.Command] = [export]

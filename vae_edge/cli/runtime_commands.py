@@ -27,7 +27,8 @@ MODEL_DIR_OPTION = click.option(
     "model_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model folder written by `vae-edge export`. Default: the model bundled with vae-edge.",
+    help="Model folder written by `vae-edge export`, or the name of a bundled model. "
+    "Default: the bundled `default` model.",
 )
 
 
@@ -211,7 +212,8 @@ def info(model: VAEModel) -> None:
     layers = " - ".join(map(str, (config.input_dim, *config.hidden_sizes, config.latent_dim)))
     lines = [
         f"model        {model.model_dir}",
-        f"variant      {manifest['variant']} (opset {manifest['opset']}, exported by "
+        f"variant      {manifest['variant']} (opset {manifest['opset']}, "
+        f"IR version {manifest['ir_version'] or 'not recorded'}, exported by "
         f"vae-edge {manifest['package_version']}, read by vae-edge {__version__})",
         f"layers       {layers} ({config.activation}), decoder mirrors it",
         f"latent size  {config.latent_dim}",
@@ -219,7 +221,9 @@ def info(model: VAEModel) -> None:
         f"image        {config.image_side}x{config.image_side}, "
         + ", ".join(f"{k} {v}" for k, v in manifest["preprocessing"].items()),
     ]
-    for part in ("encoder", "decoder"):
+    for part in ("encoder", "decoder", "classifier"):
+        if part not in manifest:
+            continue
         entry = manifest[part]
         size = (model.model_dir / entry["file"]).stat().st_size
         lines.append(

@@ -24,6 +24,7 @@ RESUMED_SETTINGS = {
     "lr": "--lr",
     "lr_schedule": "--lr-schedule",
     "kl_warmup": "--kl-warmup",
+    "input_flip": "--input-flip",
     "seed": "--seed",
 }
 
@@ -104,6 +105,14 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
     help="Epochs over which the KL weight rises linearly from 0 to 1 (0: no warm-up).",
 )
 @click.option(
+    "--input-flip",
+    type=click.FloatRange(min=0, max=0.5),
+    default=TrainOptions.input_flip,
+    show_default=True,
+    help="Denoising: flip each training image's pixels at a rate drawn from U(0, this); "
+    "the loss reconstructs the clean image (0: a plain VAE).",
+)
+@click.option(
     "--latent-dim",
     type=click.IntRange(min=1),
     default=ModelConfig.latent_dim,
@@ -157,6 +166,7 @@ def train(
     lr: float,
     lr_schedule: str,
     kl_warmup: int,
+    input_flip: float,
     latent_dim: int,
     hidden: tuple[int, ...],
     seed: int,
@@ -181,6 +191,7 @@ def train(
         lr=lr,
         lr_schedule=lr_schedule,
         kl_warmup=kl_warmup,
+        input_flip=input_flip,
         seed=seed,
         device=device,
     )
@@ -197,6 +208,7 @@ def train(
             "lr": lr,
             "lr_schedule": lr_schedule,
             "kl_warmup": kl_warmup,
+            "input_flip": input_flip,
             "seed": seed,
         }
         check_resume_settings(resume_from, given)
@@ -241,7 +253,12 @@ def check_resume_settings(checkpoint: Checkpoint, given: dict[str, object]) -> N
     stored = {
         "latent_dim": checkpoint.config.latent_dim,
         "hidden": checkpoint.config.hidden_sizes,
-        **{name: options[name] for name in RESUMED_SETTINGS if name in options},
+        # A checkpoint from before an option existed trained with that option's default.
+        **{
+            name: options.get(name, getattr(TrainOptions, name))
+            for name in RESUMED_SETTINGS
+            if hasattr(TrainOptions, name)
+        },
     }
     for name, flag in RESUMED_SETTINGS.items():
         explicit = ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE

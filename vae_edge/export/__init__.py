@@ -14,7 +14,6 @@ from pathlib import Path
 from vae_edge.atomic import write_text_atomic
 from vae_edge.checkpoint import Checkpoint
 from vae_edge.export.onnx_export import (
-    DEFAULT_OPSET,
     ExportError,
     build_manifest,
     vae_from_checkpoint,
@@ -24,18 +23,19 @@ from vae_edge.export.quantize import QUANTIZATIONS, quantize_graph
 from vae_edge.export.validate import DEFAULT_ATOL, ValidationResult, validate
 from vae_edge.runtime.manifest import DECODER_NAME, ENCODER_NAME, MANIFEST_NAME, Manifest
 
-__all__ = ["DEFAULT_ATOL", "DEFAULT_OPSET", "QUANTIZATIONS", "ExportError", "export_model"]
+__all__ = ["DEFAULT_ATOL", "QUANTIZATIONS", "ExportError", "export_model"]
 
 
 def export_model(
     checkpoint: Checkpoint,
     model_dir: Path,
-    opset: int = DEFAULT_OPSET,
+    opset: int | None = None,
     atol: float = DEFAULT_ATOL,
     quantize: str | None = None,
 ) -> tuple[Manifest, list[ValidationResult]]:
     """Write encoder.onnx, decoder.onnx and manifest.json for `checkpoint` into `model_dir`.
 
+    The graphs are written at `opset`, by default the lowest that holds their operators.
     The float graphs must match PyTorch within `atol` or `ExportError` is raised and
     `model_dir` is left untouched. With `quantize="int8"` the graphs are then quantized
     and their (larger, expected) difference from PyTorch is measured and recorded.
@@ -53,9 +53,7 @@ def export_model(
                 quantize_graph(scratch / name, scratch / f"{quantize}-{name}", quantize)
                 (scratch / f"{quantize}-{name}").replace(scratch / name)
             results.append(validate(scratch, vae, atol))
-        manifest = build_manifest(
-            scratch, checkpoint, opset, quantize or "float32", results[-1].to_dict()
-        )
+        manifest = build_manifest(scratch, checkpoint, quantize or "float32", results[-1].to_dict())
         _move_into_place(scratch, model_dir, manifest.to_json())
     return manifest, results
 

@@ -28,7 +28,9 @@ from vae_edge.runtime.manifest import (
     sha256_file,
 )
 
-DEFAULT_OPSET = 18
+# The opset torch's exporter writes; graphs are then converted to the opset asked for,
+# by default the lowest that holds their operators, so older runtimes load them too.
+EXPORTER_OPSET = 18
 # Ops that would make a graph non-deterministic; sampling belongs to the runtime.
 RANDOM_OPS = {
     "RandomNormal",
@@ -89,15 +91,61 @@ def _quiet() -> Iterator[None]:
         onnx_logger.setLevel(level)
 
 
+def lowest_opset(graph: onnx.ModelProto) -> int:
+    """The lowest default-domain opset whose operators mean what this graph's mean.
+
+    Each operator's schema in force at the graph's opset was introduced at some version;
+    the graph needs the newest of those introductions, and no later opset.
+    """
+    current = {entry.domain: entry.version for entry in graph.opset_import}[""]
+    return max(
+        onnx.defs.get_schema(node.op_type, current, node.domain).since_version
+        for node in graph.graph.node
+    )
+
+
+def strip_build_details(graph: onnx.ModelProto) -> None:
+    """Drop doc strings and metadata: the exporter records stack traces with local paths."""
+    graph.doc_string = ""
+    del graph.metadata_props[:]
+    body = graph.graph
+    body.doc_string = ""
+    for item in (*body.node, *body.input, *body.output, *body.value_info, *body.initializer):
+        item.doc_string = ""
+        if hasattr(item, "metadata_props"):
+            del item.metadata_props[:]
+
+
+def make_portable(graph: onnx.ModelProto, opset: int | None) -> onnx.ModelProto:
+    """`graph` at `opset` (None: `lowest_opset`), with the lowest IR version that opset allows.
+
+    Strips build details first. Raises `ExportError` when the graph cannot be expressed
+    at `opset`.
+    """
+    strip_build_details(graph)
+    needed, newest = lowest_opset(graph), onnx.defs.onnx_opset_version()
+    target = needed if opset is None else opset
+    if not needed <= target <= newest:
+        raise ExportError(
+            f"--opset {target}: the graph's operators need opset {needed} to {newest}"
+        )
+    if target != {entry.domain: entry.version for entry in graph.opset_import}[""]:
+        graph = onnx.version_converter.convert_version(graph, target)
+    # The IR version of the ONNX release that introduced these opsets: the oldest readers
+    # that understand the operators also understand the file.
+    graph.ir_version = onnx.helper.find_min_ir_version_for(list(graph.opset_import))
+    return graph
+
+
 def export_graph(
     module: nn.Module,
     example: torch.Tensor,
     input_names: tuple[str, ...],
     output_names: tuple[str, ...],
     path: Path,
-    opset: int,
+    opset: int | None,
 ) -> None:
-    """Export `module` to one self-contained ONNX file with a dynamic batch axis."""
+    """Export `module` to one self-contained, portable ONNX file with a dynamic batch axis."""
     batch = torch.export.Dim("batch", min=1)
     with _quiet(), torch.inference_mode(False):
         torch.onnx.export(
@@ -108,19 +156,13 @@ def export_graph(
             input_names=list(input_names),
             output_names=list(output_names),
             dynamic_shapes=({0: batch},),
-            opset_version=opset,
+            opset_version=EXPORTER_OPSET,
             external_data=False,
             optimize=True,
             verify=False,
         )
-    graph = onnx.load(str(path))
-    # An opset the exporter cannot convert to is only a logged warning (silenced above):
-    # it keeps its own opset, so the file, not the request, is what the manifest may claim.
-    written = {entry.domain: entry.version for entry in graph.opset_import}.get("")
-    if written != opset:
-        raise ExportError(
-            f"--opset {opset}: the exporter could not convert the graph (it wrote opset {written})"
-        )
+    graph = make_portable(onnx.load(str(path)), opset)
+    onnx.save(graph, str(path))
     onnx.checker.check_model(graph, full_check=True)
     random_ops = sorted({node.op_type for node in graph.graph.node} & RANDOM_OPS)
     if random_ops:
@@ -143,7 +185,7 @@ def training_summary(checkpoint: Checkpoint) -> dict[str, object]:
     return summary
 
 
-def write_graphs(vae: VAE, folder: Path, opset: int = DEFAULT_OPSET) -> None:
+def write_graphs(vae: VAE, folder: Path, opset: int | None = None) -> None:
     """Export `vae` as encoder.onnx and decoder.onnx into `folder`."""
     config = vae.config
     export_graph(
@@ -165,13 +207,13 @@ def write_graphs(vae: VAE, folder: Path, opset: int = DEFAULT_OPSET) -> None:
 
 
 def build_manifest(
-    folder: Path,
-    checkpoint: Checkpoint,
-    opset: int,
-    variant: str,
-    validation: dict[str, object],
+    folder: Path, checkpoint: Checkpoint, variant: str, validation: dict[str, object]
 ) -> Manifest:
-    """The manifest describing the graphs in `folder`, fingerprinted with their SHA-256."""
+    """The manifest describing the graphs in `folder`, fingerprinted with their SHA-256.
+
+    Opset and IR version are read back from the written decoder (both graphs share them).
+    """
+    written = onnx.load(str(folder / DECODER_NAME), load_external_data=False)
 
     def entry(name: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> GraphEntry:
         return GraphEntry(name, sha256_file(folder / name), inputs, outputs)
@@ -180,7 +222,8 @@ def build_manifest(
         config=checkpoint.config,
         encoder=entry(ENCODER_NAME, ENCODER_INPUTS, ENCODER_OUTPUTS),
         decoder=entry(DECODER_NAME, DECODER_INPUTS, DECODER_OUTPUTS),
-        opset=opset,
+        opset={entry.domain: entry.version for entry in written.opset_import}[""],
+        ir_version=written.ir_version,
         package_version=__version__,
         variant=variant,
         training=training_summary(checkpoint),

@@ -1,4 +1,4 @@
-"""The manifest that describes an exported model folder and fingerprints its two graphs."""
+"""The manifest that describes an exported model folder and fingerprints its graphs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ ENCODER_OUTPUTS = ("mu", "logvar")
 DECODER_INPUTS = ("z",)
 # `logits` rides along with `probs` so that evaluation can compute log-likelihoods stably.
 DECODER_OUTPUTS = ("probs", "logits")
+# Optional: a digit classifier on the encoder's mean, latent code -> 10 class probabilities.
+CLASSIFIER_NAME = "classifier.onnx"
+CLASSIFIER_INPUTS = ("mu",)
+CLASSIFIER_OUTPUTS = ("probabilities",)
+N_CLASSES = 10
 
 
 class ModelFileError(ValueError):
@@ -61,10 +66,18 @@ class Manifest:
     decoder: GraphEntry
     opset: int
     package_version: str
+    # None only in folders exported before vae-edge recorded it.
+    ir_version: int | None = None
+    # Optional graph: absent in folders exported without a classifier.
+    classifier: GraphEntry | None = None
     variant: str = "float32"
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+    def graphs(self) -> tuple[GraphEntry, ...]:
+        """Every graph of the folder: encoder, decoder, then the classifier if there is one."""
+        return (self.encoder, self.decoder, *((self.classifier,) if self.classifier else ()))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,8 +92,10 @@ class Manifest:
                 "threshold": THRESHOLD,
             },
             "opset": self.opset,
+            "ir_version": self.ir_version,
             "encoder": self.encoder.to_dict(),
             "decoder": self.decoder.to_dict(),
+            **({"classifier": self.classifier.to_dict()} if self.classifier else {}),
             "training": self.training,
             "validation": self.validation,
         }
@@ -114,6 +129,8 @@ class Manifest:
             encoder=graph(data["encoder"]),
             decoder=graph(data["decoder"]),
             opset=int(data["opset"]),
+            ir_version=None if data.get("ir_version") is None else int(data["ir_version"]),
+            classifier=graph(data["classifier"]) if "classifier" in data else None,
             package_version=str(data["package_version"]),
             variant=str(data.get("variant", "float32")),
             training=dict(data.get("training", {})),
@@ -122,7 +139,7 @@ class Manifest:
 
 
 def read_manifest(model_dir: str | Path) -> Manifest:
-    """Read and check `model_dir/manifest.json` and the SHA-256 of both graphs it names.
+    """Read and check `model_dir/manifest.json` and the SHA-256 of every graph it names.
 
     Any problem raises `ModelFileError` with a one-line message naming the file.
     """
@@ -138,7 +155,7 @@ def read_manifest(model_dir: str | Path) -> Manifest:
         raise ModelFileError(f"{manifest_path}: not a readable JSON manifest ({error})") from None
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{manifest_path}: malformed manifest ({error!r})") from None
-    for entry in (manifest.encoder, manifest.decoder):
+    for entry in manifest.graphs():
         graph_path = model_dir / entry.file
         if not graph_path.is_file():
             raise ModelFileError(f"{graph_path}: model file not found")

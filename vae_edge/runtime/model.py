@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-import vae_edge
 from vae_edge.config import ModelConfig
+from vae_edge.models import DEFAULT_MODEL, bundled_model_dir, bundled_model_names
 from vae_edge.runtime.arrays import as_batch, positive_int
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
@@ -22,7 +22,7 @@ from vae_edge.runtime.manifest import (
 from vae_edge.runtime.sessions import open_session
 
 # The model shipped inside the package; `load()` with no folder opens it.
-DEFAULT_MODEL_DIR = Path(vae_edge.__file__).resolve().parent / "models" / "default"
+DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
 # One onnxruntime thread per graph. Measured with the bundled 196-512-256-16 model on a
 # 2-core AMD EPYC VM, spinning off, medians of alternating rounds (decode, µs):
 #   batch     1:   38 with 1 thread,    50 with 2  (a second thread costs 31 %)
@@ -120,8 +120,29 @@ class VAEModel:
         return self._decoder.run([output], {Z: z})[0]
 
 
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """A model folder: `model` itself if it is a folder, else the bundled model of that name.
+
+    None means the bundled default model. Anything else is a `ModelFileError`.
+    """
+    name = DEFAULT_MODEL if model is None else str(model)
+    if model is not None and Path(model).is_dir():
+        return Path(model)
+    if name in bundled_model_names():
+        return bundled_model_dir(name)
+    if model is None:
+        raise ModelFileError(
+            f"{DEFAULT_MODEL_DIR}: this vae-edge install has no bundled model; "
+            "pass a model folder written by `vae-edge export`"
+        )
+    raise ModelFileError(
+        f"{model}: model folder not found, and no bundled model has that name "
+        f"(bundled: {', '.join(bundled_model_names()) or 'none'})"
+    )
+
+
 def load(model_dir: str | Path | None = None, *, threads: int | None = None) -> VAEModel:
-    """Open an exported model folder; None opens the model bundled with vae-edge.
+    """Open an exported model folder, or a bundled model by name (None: "default").
 
     The manifest and the SHA-256 of both graphs are checked, then each graph's tensor
     names and sizes against the manifest; any problem is a `ModelFileError` naming the
@@ -129,14 +150,7 @@ def load(model_dir: str | Path | None = None, *, threads: int | None = None) -> 
     `DEFAULT_THREADS`, 1: the fastest for these tiny graphs at small batches).
     """
     threads = DEFAULT_THREADS if threads is None else positive_int(threads, "threads")
-    if model_dir is None:
-        if not (DEFAULT_MODEL_DIR / MANIFEST_NAME).is_file():
-            raise ModelFileError(
-                f"{DEFAULT_MODEL_DIR}: this vae-edge install has no bundled model; "
-                "pass a model folder written by `vae-edge export`"
-            )
-        model_dir = DEFAULT_MODEL_DIR
-    model_dir = Path(model_dir)
+    model_dir = resolve_model_dir(model_dir)
     manifest = read_manifest(model_dir)
     for entry, inputs, outputs in (
         (manifest.encoder, ENCODER_INPUTS, ENCODER_OUTPUTS),
