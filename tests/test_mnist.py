@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from vae_edge.mnist import DataError, load_split, pool_and_binarize, read_idx
+from vae_edge.mnist import DataError, load_labels, load_split, pool_and_binarize, read_idx
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -98,3 +98,14 @@ def test_counts_come_from_the_headers(tmp_path):
 def test_unknown_split_is_refused(mnist_dir):
     with pytest.raises(ValueError, match="split"):
         load_split(mnist_dir, "holdout")
+
+
+@pytest.mark.parametrize(
+    ("split", "count"), [("train", 60000), ("validation", 1000), ("test", 10000)]
+)
+def test_labels_come_in_the_order_and_count_of_the_images(mnist_dir, split, count):
+    labels = load_labels(mnist_dir, split)
+    assert labels.shape == (count,) == load_split(mnist_dir, split).shape[:1]
+    assert set(np.unique(labels)) == set(range(10))
+    # The official files' first test labels: 7, 2, 1, 0, 4.
+    assert split == "train" or labels[:5].tolist() == [7, 2, 1, 0, 4]

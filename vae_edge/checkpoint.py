@@ -15,12 +15,13 @@ import torch
 from vae_edge import __version__
 from vae_edge.atomic import atomic_path
 from vae_edge.config import ModelConfig
+from vae_edge.errors import VaeEdgeError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(VaeEdgeError, ValueError):
     """A checkpoint is missing, corrupted or not one of ours."""
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from vae_edge.config import POOL_FACTOR, THRESHOLD
+from vae_edge.errors import VaeEdgeError
 
 Split = Literal["train", "validation", "test"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
@@ -26,7 +27,7 @@ LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-uby
 _UBYTE_TYPE = 0x08
 
 
-class DataError(ValueError):
+class DataError(VaeEdgeError, ValueError):
     """A data file is missing, truncated or not what it claims to be."""
 
 
@@ -86,15 +87,34 @@ def find_idx_file(data_dir: Path, stem: str) -> Path:
     raise DataError(f"{data_dir / (stem + '.gz')}: file not found")
 
 
+def source_file_set(split: Split) -> str:
+    """Which MNIST file pair a split reads: "train", or "test" (validation and test)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}, expected one of {', '.join(SPLITS)}")
+    return "train" if split == "train" else "test"
+
+
+def load_labels(data_dir: str | Path, split: Split) -> np.ndarray:
+    """Digit labels (0-9) of one split as int64 [N], in the order of `load_split`'s images."""
+    source = source_file_set(split)
+    path = find_idx_file(Path(data_dir), LABEL_FILES[source])
+    labels = read_idx(path)
+    if labels.ndim != 1 or labels.size == 0 or labels.max() > 9:
+        raise DataError(
+            f"{path}: expected a 1-D array of digit labels 0-9, got shape {labels.shape}"
+        )
+    if split == "validation":
+        labels = labels[:VALIDATION_SIZE]
+    return labels.astype(np.int64)
+
+
 def load_split(data_dir: str | Path, split: Split) -> np.ndarray:
     """Binarized 14x14 images of one split as float32 [N, 196].
 
     train: every training image; validation: the first 1,000 test images; test: every
     test image. Counts come from the IDX headers, never from constants.
     """
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}, expected one of {', '.join(SPLITS)}")
-    source = "train" if split == "train" else "test"
+    source = source_file_set(split)
     images = read_idx(find_idx_file(Path(data_dir), IMAGE_FILES[source]))
     if images.ndim != 3:
         raise DataError(f"{IMAGE_FILES[source]}: expected a 3-D image array, got {images.shape}")

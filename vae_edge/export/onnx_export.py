@@ -15,6 +15,7 @@ from torch import nn
 
 from vae_edge import __version__
 from vae_edge.checkpoint import Checkpoint
+from vae_edge.errors import VaeEdgeError
 from vae_edge.model import VAE, Decoder
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
@@ -49,7 +50,7 @@ TRAINING_METRICS = (
 )
 
 
-class ExportError(RuntimeError):
+class ExportError(VaeEdgeError, RuntimeError):
     """The export could not produce a valid model folder."""
 
 

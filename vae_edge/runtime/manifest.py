@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, THRESHOLD, ModelConfig
+from vae_edge.errors import VaeEdgeError
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
@@ -26,7 +27,7 @@ CLASSIFIER_OUTPUTS = ("probabilities",)
 N_CLASSES = 10
 
 
-class ModelFileError(ValueError):
+class ModelFileError(VaeEdgeError, ValueError):
     """A model folder, manifest or graph is missing, unreadable or not what the manifest says."""
 
 
