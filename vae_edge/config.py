@@ -99,3 +99,18 @@ class TrainOptions:
     def kl_weight(self, epoch: int) -> float:
         """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
         return min(1.0, epoch / self.kl_warmup) if self.kl_warmup else 1.0
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """How the latent digit classifier trains: Adam, learning rate decayed along a cosine.
+
+    `input_flip` corrupts the training images as denoising training does (a flip rate
+    per image from U(0, input_flip)), so the classifier also learns noisy digits' codes.
+    """
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 3e-3
+    input_flip: float = 0.25
+    seed: int = 0

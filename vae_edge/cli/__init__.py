@@ -9,7 +9,12 @@ from __future__ import annotations
 import click
 
 from vae_edge import __version__
-from vae_edge.cli import export_commands, runtime_commands, training_commands
+from vae_edge.cli import (
+    classifier_commands,
+    export_commands,
+    runtime_commands,
+    training_commands,
+)
 
 
 class OneLineErrorGroup(click.Group):
@@ -33,6 +38,6 @@ def main() -> None:
     """Train a small VAE on 14x14 MNIST and run it anywhere with onnxruntime."""
 
 
-for _module in (training_commands, export_commands, runtime_commands):
+for _module in (training_commands, classifier_commands, export_commands, runtime_commands):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from vae_edge.runtime.model import VAEModel
+from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -88,3 +89,28 @@ def evaluate(
         negative_elbo=means["reconstruction"] + means["kl"],
         **means,
     )
+
+
+def classification_accuracy(
+    model: VAEModel,
+    images: np.ndarray,
+    labels: np.ndarray,
+    rates: tuple[float, ...] = (0.0, *FLIP_RATES),
+    seed: int = 0,
+    batch_size: int = 4096,
+) -> dict[float, float]:
+    """The classifier's accuracy on `images` with each fraction of pixels flipped (0: clean).
+
+    Each noise level flips pixels with its own `np.random.default_rng(seed)`, so a
+    level's result does not depend on which others are asked for.
+    """
+    accuracy = {}
+    for rate in rates:
+        rng = np.random.default_rng(seed)
+        correct = 0
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            seen = flip_pixels(batch, rate, rng) if rate else batch
+            correct += int(np.sum(model.classify(seen)[0] == labels[start : start + batch_size]))
+        accuracy[rate] = correct / len(images)
+    return accuracy
