@@ -19,6 +19,7 @@ For each model folder (which must hold a classifier, `vae-edge train-classifier`
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +30,14 @@ from vae_edge.classifier import fit_candidates, predict
 from vae_edge.config import ClassifierOptions
 from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_labels, load_split
+from vae_edge.runtime import model as model_module
 from vae_edge.runtime.evaluate import classification_accuracy
 from vae_edge.runtime.manifest import N_CLASSES
 from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
 
 LABEL_COUNTS = (100, 1000, 60000)
+SHIPPED_CONFIDENCE = model_module.DIGIT_CONFIDENCE
+CONFIDENCES = (0.95, 0.99, 0.999)
 RATES = (0.0, *FLIP_RATES)
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -106,15 +110,21 @@ def denoising(model, test_images) -> list[dict[str, object]]:
 
 
 def digit_generation(model, judge, per_digit: int = 200) -> list[dict[str, object]]:
-    """How often the judge reads generate(digit=d) as d (seed 0)."""
+    """How often the judge reads generate(digit=d) as d (seed 0), per confidence threshold."""
     rows = []
-    for digit in range(N_CLASSES):
-        generated = model.generate(per_digit, seed=0, digit=digit).reshape(per_digit, -1)
-        read_as = predict(judge, (generated >= 0.5).astype(np.float32))
-        rows.append({"digit": digit, "judge agrees": float(np.mean(read_as == digit))})
-    rows.append(
-        {"digit": "all", "judge agrees": float(np.mean([row["judge agrees"] for row in rows]))}
-    )
+    for confidence in CONFIDENCES:
+        model_module.DIGIT_CONFIDENCE = confidence
+        row: dict[str, object] = {"confidence": confidence}
+        started = time.perf_counter()
+        for digit in range(N_CLASSES):
+            generated = model.generate(per_digit, seed=0, digit=digit).reshape(per_digit, -1)
+            read_as = predict(judge, (generated >= 0.5).astype(np.float32))
+            row[str(digit)] = float(np.mean(read_as == digit))
+        row["all"] = float(np.mean([row[str(digit)] for digit in range(N_CLASSES)]))
+        row["seconds"] = round(time.perf_counter() - started, 1)
+        rows.append(row)
+        print(row, flush=True)
+    model_module.DIGIT_CONFIDENCE = SHIPPED_CONFIDENCE
     return rows
 
 
@@ -158,7 +168,7 @@ def main() -> None:
         )
         write_report(
             f"digit_generation_{name}",
-            f"{name}: generate(digit=d), 200 per digit, read by a pixel-space judge",
+            f"{name}: generate(digit=d), 200 per digit, share a pixel-space judge reads as d",
             digit_generation(model, judge),
             {},
         )

@@ -106,11 +106,13 @@ class ClassifierOptions:
     """How the latent digit classifier trains: Adam, learning rate decayed along a cosine.
 
     `input_flip` corrupts the training images as denoising training does (a flip rate
-    per image from U(0, input_flip)), so the classifier also learns noisy digits' codes.
+    per image from U(0, input_flip)), so the classifier also learns noisy digits' codes;
+    `vae-edge train-classifier` uses the model's own `TrainOptions.input_flip`: the
+    corruption its encoder was trained to see through.
     """
 
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 3e-3
-    input_flip: float = 0.25
+    input_flip: float = 0.0
     seed: int = 0

@@ -32,10 +32,10 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
 @click.option(
     "--input-flip",
     type=click.FloatRange(min=0, max=0.5),
-    default=ClassifierOptions.input_flip,
-    show_default=True,
+    default=None,
     help="Train on images whose pixels flip at a rate drawn from U(0, this) per image "
-    "(0: clean images only).",
+    "(0: clean images only). Default: the model's own --input-flip from training, the "
+    "noise its encoder was trained to see through.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
 @click.option(
@@ -45,7 +45,11 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
     help="MNIST folder. Default: $VAE_EDGE_DATA, else the user cache.",
 )
 def train_classifier(
-    model_dir: Path | None, epochs: int, input_flip: float, seed: int, data_dir: Path | None
+    model_dir: Path | None,
+    epochs: int,
+    input_flip: float | None,
+    seed: int,
+    data_dir: Path | None,
 ) -> None:
     """Train a digit classifier on the model's latent means and add it to the model folder.
 
@@ -59,9 +63,11 @@ def train_classifier(
     from vae_edge.download import resolve_data_dir
     from vae_edge.mnist import load_labels, load_split
 
-    options = ClassifierOptions(epochs=epochs, input_flip=input_flip, seed=seed)
     try:
         model = runtime.load(model_dir, threads=2)  # large batches: two threads pay
+        if input_flip is None:
+            input_flip = model.manifest.training.get("options", {}).get("input_flip", 0.0)
+        options = ClassifierOptions(epochs=epochs, input_flip=input_flip, seed=seed)
         folder = resolve_data_dir(data_dir)
         splits = {
             split: (load_split(folder, split), load_labels(folder, split))
