@@ -37,7 +37,12 @@ from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
     help="Port for --serve (0: any free one).",
 )
 def web(
-    model_dir: Path | None, site_dir: Path, ort_dir: Path | None, force: bool, serve: bool, port: int
+    model_dir: Path | None,
+    site_dir: Path,
+    ort_dir: Path | None,
+    force: bool,
+    serve: bool,
+    port: int,
 ) -> None:
     """Write a static site that generates, encodes and decodes digits in the browser."""
     from vae_edge.runtime import ModelFileError
@@ -54,7 +59,9 @@ def web(
     try:
         server = make_server(site_dir, port, verbose=True)
     except OSError as error:
-        raise click.ClickException(f"--port {port}: cannot serve there ({error.strerror})") from None
+        raise click.ClickException(
+            f"--port {port}: cannot serve there ({error.strerror})"
+        ) from None
     host, bound_port = server.server_address[:2]
     click.echo(f"serving {site_dir} at http://{host}:{bound_port}/ (Ctrl-C to stop)")
     try:

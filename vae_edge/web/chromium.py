@@ -12,6 +12,9 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+# onnxruntime-web as `npm ci` installs it from package.json, relative to the project folder.
+NPM_ORT_DIST = "node_modules/onnxruntime-web/dist"
+NPM_HINT = "run `npm ci` in the project folder (package.json pins onnxruntime-web)"
 CHROMIUM_PATH = os.environ.get("VAE_EDGE_CHROMIUM", "/usr/bin/chromium")
 # Flags that let Chromium run headless as root in a container, without background traffic.
 CHROMIUM_ARGS = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 HOST = "127.0.0.1"
 MIME_TYPES = {
@@ -37,7 +38,10 @@ class SiteRequestHandler(SimpleHTTPRequestHandler):
     """Static files with fixed MIME types."""
 
     server: SiteServer
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        **MIME_TYPES,
+    }
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:

@@ -87,7 +87,9 @@ def build_site(
                 shutil.copyfile(path, tmp_dir / ORT_FOLDER / path.name)
         _move_into_place(tmp_dir, site_dir)
     except OSError as error:
-        raise SiteError(f"-o {site_dir}: cannot write the site ({error.strerror or error})") from None
+        raise SiteError(
+            f"-o {site_dir}: cannot write the site ({error.strerror or error})"
+        ) from None
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return site_dir
