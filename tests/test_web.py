@@ -1,0 +1,209 @@
+"""The page in headless Chromium (Debian's, driven by Playwright) against the Python runtime.
+
+Sites are built with onnxruntime-web copied from node_modules (no network) and served on
+127.0.0.1. A missing browser or node_modules fails these tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from runtime_fixtures import build_model_dir
+
+from vae_edge import runtime
+from vae_edge.config import ModelConfig
+from vae_edge.mnist import load_split
+from vae_edge.runtime import DEFAULT_MODEL_DIR
+from vae_edge.web import build_site, make_server
+from vae_edge.web.chromium import (
+    NPM_HINT,
+    NPM_ORT_DIST,
+    draw_strokes,
+    launch_chromium,
+    missing_browser,
+)
+
+PROJECT = Path(__file__).resolve().parents[1]
+ATOL = 1e-5
+# A 3 and a bar across it, as fractions of the drawing canvas.
+STROKES = [
+    [(0.3, 0.2), (0.7, 0.22), (0.45, 0.5), (0.72, 0.75), (0.3, 0.82)],
+    [(0.2, 0.5), (0.8, 0.45)],
+]
+DECODE = "async ([z, n]) => Array.from(await vaeEdge.decode(new Float32Array(z), n))"
+ENCODE = """async ([images, n]) => {
+    const {mu, logvar} = await vaeEdge.encode(new Float32Array(images), n);
+    return [Array.from(mu), Array.from(logvar)];
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    reason = missing_browser()
+    if reason:
+        pytest.fail(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+def served_site(model_dir: Path, folder: Path) -> tuple[str, object]:
+    """Build a site for `model_dir` in `folder` and serve it; (URL, server)."""
+    ort_dist = PROJECT / NPM_ORT_DIST
+    if not ort_dist.is_dir():
+        pytest.fail(f"{ort_dist} not found: {NPM_HINT}")
+    build_site(folder, model_dir, ort_dir=ort_dist)
+    server = make_server(folder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/", server
+
+
+def open_page(browser, url: str) -> tuple[object, list[str]]:
+    """A new page at `url`; the list collects its console errors and uncaught exceptions."""
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(url)
+    return page, problems
+
+
+@pytest.fixture(scope="module")
+def default_page(browser, tmp_path_factory) -> Iterator[tuple[object, list[str]]]:
+    """The bundled model's site, loaded and measured (decodeMicroseconds is set last)."""
+    url, server = served_site(DEFAULT_MODEL_DIR, tmp_path_factory.mktemp("web") / "site")
+    page, problems = open_page(browser, url)
+    page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+    yield page, problems
+    page.close()
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return runtime.load(DEFAULT_MODEL_DIR)
+
+
+def test_page_loads_without_console_errors(default_page):
+    page, problems = default_page
+    assert problems == []
+    assert page.locator("#status").inner_text() == "Ready."
+    info = page.locator("#model-info").inner_text()
+    assert "latent size\t16" in info.replace("\n", "\t") and "512, 256" in info
+    assert page.evaluate("vaeEdge.firstGridAt") > 0
+    # The grid is drawn: 64 tiles, not a blank canvas.
+    grid = page.evaluate("""() => {
+        const canvas = document.getElementById("grid");
+        const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        return [canvas.width, data.filter((value, i) => i % 4 === 0 && value > 128).length];
+    }""")
+    assert grid[0] == 8 * 15 + 1 and grid[1] > 500
+
+
+def test_decode_matches_the_python_runtime(default_page, default_model):
+    page, problems = default_page
+    z = np.random.default_rng(0).standard_normal((64, default_model.latent_dim), dtype=np.float32)
+    probs = np.array(page.evaluate(DECODE, [z.ravel().tolist(), 64]), dtype=np.float32)
+    expected = default_model.decode(z).reshape(64, -1)
+    np.testing.assert_allclose(probs.reshape(64, -1), expected, atol=ATOL, rtol=0)
+    assert problems == []
+
+
+def test_encode_matches_the_python_runtime(default_page, default_model, mnist_dir):
+    page, _ = default_page
+    images = load_split(mnist_dir, "validation")[:64]
+    mu, logvar = page.evaluate(ENCODE, [images.ravel().tolist(), 64])
+    expected_mu, expected_logvar = default_model.encode(images)
+    np.testing.assert_allclose(np.reshape(mu, (64, -1)), expected_mu, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(np.reshape(logvar, (64, -1)), expected_logvar, atol=ATOL, rtol=0)
+
+
+def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
+    default_page, default_model
+):
+    page, problems = default_page
+    page.click("#clear-drawing")
+    draw_strokes(page, "#drawing", STROKES)
+    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(STROKES)}")
+    drawn = page.evaluate("""() => ({
+        input: Array.from(vaeEdge.lastDrawing.input),
+        reconstruction: Array.from(vaeEdge.lastDrawing.reconstruction),
+        png: document.getElementById("drawing").toDataURL("image/png"),
+    })""")
+    page_input = np.array(drawn["input"], dtype=np.float32)
+    png = base64.b64decode(drawn["png"].split(",", 1)[1])
+    python_input = runtime.preprocess(Image.open(io.BytesIO(png)))
+    assert 20 < python_input.sum() < 120  # a real drawing, not a blank or flooded canvas
+    assert np.count_nonzero(page_input != python_input) <= 1
+    np.testing.assert_allclose(
+        np.reshape(drawn["reconstruction"], (1, -1)),
+        default_model.reconstruct(page_input[None]).reshape(1, -1),
+        atol=ATOL,
+        rtol=0,
+    )
+    assert problems == []
+
+
+def test_canvas_preprocessing_equals_the_python_runtime_on_noise(default_page):
+    """Colour noise keeps pooled means near the threshold: any rounding slip would show."""
+    page, _ = default_page
+    rng = np.random.default_rng(2)
+    for _ in range(2):
+        pixels = rng.integers(0, 256, (280, 280, 3), dtype=np.uint8)
+        rgba = np.concatenate([pixels, np.full((280, 280, 1), 255, np.uint8)], axis=2)
+        page_input = page.evaluate(
+            """(rgba) => {
+                const canvas = document.getElementById("drawing");
+                const data = Uint8ClampedArray.from(atob(rgba), (char) => char.charCodeAt(0));
+                const picture = new ImageData(data, canvas.width, canvas.height);
+                canvas.getContext("2d").putImageData(picture, 0, 0);
+                return Array.from(vaeEdge.preprocessCanvas());
+            }""",
+            base64.b64encode(rgba.tobytes()).decode("ascii"),
+        )
+        expected = runtime.preprocess(pixels)
+        assert 20 < expected.sum() < 176
+        np.testing.assert_array_equal(np.array(page_input, dtype=np.float32), expected)
+    page.click("#clear-drawing")
+
+
+def test_page_reads_sizes_from_the_manifest(browser, tmp_path):
+    config = ModelConfig(latent_dim=5, hidden_sizes=(12, 8))
+    model_dir, _ = build_model_dir(tmp_path / "model", config)
+    url, server = served_site(model_dir, tmp_path / "site")
+    try:
+        page, problems = open_page(browser, url)
+        page.evaluate("vaeEdge.ready")
+        z = np.random.default_rng(1).standard_normal((3, 5), dtype=np.float32)
+        probs = np.array(page.evaluate(DECODE, [z.ravel().tolist(), 3]), dtype=np.float32)
+        expected = runtime.load(model_dir).decode(z).reshape(3, -1)
+        np.testing.assert_allclose(probs.reshape(3, -1), expected, atol=ATOL, rtol=0)
+        assert page.locator("#sliders input").count() == 5
+        assert "12, 8" in page.locator("#model-info").inner_text()
+        assert problems == []
+    finally:
+        server.shutdown()
+
+
+def test_model_that_fails_to_load_shows_a_readable_message(browser, tmp_path):
+    url, server = served_site(DEFAULT_MODEL_DIR, tmp_path / "site")
+    decoder = tmp_path / "site" / "model" / "decoder.onnx"
+    decoder.write_bytes(decoder.read_bytes()[:1000])
+    try:
+        page, _ = open_page(browser, url)
+        page.wait_for_selector("#status.error")
+        message = page.locator("#status").inner_text()
+        assert message.startswith("The model could not be loaded: decoder.onnx")
+        assert page.evaluate("vaeEdge.ready.then(() => 'loaded', (error) => 'failed')") == "failed"
+    finally:
+        server.shutdown()
