@@ -23,6 +23,7 @@ from vae_edge.mnist import load_split
 from vae_edge.runtime import DEFAULT_MODEL_DIR
 from vae_edge.web import build_site, make_server
 from vae_edge.web.chromium import (
+    DIGIT_STROKES,
     NPM_HINT,
     NPM_ORT_DIST,
     draw_strokes,
@@ -32,11 +33,6 @@ from vae_edge.web.chromium import (
 
 PROJECT = Path(__file__).resolve().parents[1]
 ATOL = 1e-5
-# A 3 and a bar across it, as fractions of the drawing canvas.
-STROKES = [
-    [(0.3, 0.2), (0.7, 0.22), (0.45, 0.5), (0.72, 0.75), (0.3, 0.82)],
-    [(0.2, 0.5), (0.8, 0.45)],
-]
 DECODE = "async ([z, n]) => Array.from(await vaeEdge.decode(new Float32Array(z), n))"
 ENCODE = """async ([images, n]) => {
     const {mu, logvar} = await vaeEdge.encode(new Float32Array(images), n);
@@ -133,8 +129,8 @@ def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
 ):
     page, problems = default_page
     page.click("#clear-drawing")
-    draw_strokes(page, "#drawing", STROKES)
-    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(STROKES)}")
+    draw_strokes(page, "#drawing", DIGIT_STROKES)
+    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
     drawn = page.evaluate("""() => ({
         input: Array.from(vaeEdge.lastDrawing.input),
         reconstruction: Array.from(vaeEdge.lastDrawing.reconstruction),

@@ -32,6 +32,11 @@ INSTALL_HINT = (
 )
 
 Point = tuple[float, float]
+# A handwritten 3 in two strokes, as fractions of the drawing canvas.
+DIGIT_STROKES: tuple[tuple[Point, ...], ...] = (
+    ((0.3, 0.25), (0.45, 0.15), (0.65, 0.18), (0.7, 0.32), (0.5, 0.47)),
+    ((0.5, 0.47), (0.7, 0.58), (0.72, 0.75), (0.55, 0.85), (0.3, 0.8)),
+)
 
 
 def missing_browser() -> str | None:
