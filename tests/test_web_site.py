@@ -55,7 +55,7 @@ def page_head(site: Path) -> tuple[dict, dict, str]:
 
 
 def test_default_site_loads_pinned_onnxruntime_web_from_the_cdn_with_integrity(tmp_path):
-    result = build("-o", str(tmp_path / "site"))
+    result = build("--model", "default", "-o", str(tmp_path / "site"))
     assert result.exit_code == 0, result.output
     site = tmp_path / "site"
     import_map, config, (preload_url, preload_integrity) = page_head(site)
@@ -65,6 +65,7 @@ def test_default_site_loads_pinned_onnxruntime_web_from_the_cdn_with_integrity(t
     assert import_map["integrity"][module_url] == ORT_INTEGRITY[ORT_MODULE]
     assert (preload_url, preload_integrity) == (module_url, ORT_INTEGRITY[ORT_MODULE])
     assert config["ortDist"] == ORT_CDN
+    assert config["modelName"] == "default"
     assert config["ortWasm"]["url"].startswith(ORT_CDN)
     assert not (site / ORT_FOLDER).exists()
     for name in (MANIFEST_NAME, "encoder.onnx", "decoder.onnx"):

@@ -45,12 +45,12 @@ def web(
     port: int,
 ) -> None:
     """Write a static site that generates, encodes and decodes digits in the browser."""
-    from vae_edge.runtime import ModelFileError
-    from vae_edge.web import SiteError, build_site, make_server
+    from vae_edge.errors import VaeEdgeError
+    from vae_edge.web import build_site, make_server
 
     try:
         build_site(site_dir, model_dir, ort_dir=ort_dir, force=force)
-    except (ModelFileError, SiteError) as error:
+    except VaeEdgeError as error:
         raise click.ClickException(str(error)) from None
     source = "copied from " + str(ort_dir) if ort_dir else "from the CDN"
     click.echo(f"wrote the site to {site_dir} (onnxruntime-web {source})")

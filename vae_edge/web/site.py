@@ -15,8 +15,9 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest
-from vae_edge.runtime.model import DEFAULT_MODEL_DIR
+from vae_edge.runtime.model import resolve_model_dir
 
 # onnxruntime-web, WebAssembly-only build (it starts faster than the build with WebGPU).
 # package.json pins the same version for the tests and for `--ort-dir`.
@@ -40,7 +41,7 @@ ORT_FOLDER = "ort"
 CONFIG_PLACEHOLDER = "<!-- vae-edge: site configuration -->"
 
 
-class SiteError(ValueError):
+class SiteError(VaeEdgeError):
     """The site cannot be built: a bad output folder or onnxruntime-web folder."""
 
 
@@ -52,34 +53,30 @@ def sri_hash(path: Path) -> str:
 
 def build_site(
     site_dir: str | os.PathLike[str],
-    model_dir: str | os.PathLike[str] | None = None,
+    model: str | os.PathLike[str] | None = None,
     *,
     ort_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
 ) -> Path:
-    """Write the site for `model_dir` (default: the bundled model) into `site_dir`.
+    """Write the site for `model` into `site_dir`; return `site_dir`.
 
+    `model` is a model folder or a bundled model's name (None: the bundled default).
     onnxruntime-web comes from the pinned CDN URL, or, with `ort_dir` (an npm
     `onnxruntime-web/dist` folder of the pinned version), is copied into the site.
     An existing non-empty `site_dir` is replaced only with `force`. A bad model folder
     raises the runtime's `ModelFileError`; other problems raise `SiteError`.
     """
     site_dir = Path(site_dir)
-    model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    model_dir = resolve_model_dir(model)
     manifest = read_manifest(model_dir)
     ort_files = _checked_ort_files(Path(ort_dir)) if ort_dir is not None else []
     _check_target(site_dir, force)
-    graph_files = [
-        entry["file"]
-        for entry in manifest.to_dict().values()
-        if isinstance(entry, dict) and "file" in entry
-    ]
     tmp_dir = site_dir.with_name(f".{site_dir.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         tmp_dir.mkdir()
         _write_page(tmp_dir, model_name=model_dir.resolve().name, offline=bool(ort_files))
         (tmp_dir / MODEL_FOLDER).mkdir()
-        for name in [MANIFEST_NAME, *graph_files]:
+        for name in [MANIFEST_NAME, *(entry.file for entry in manifest.graphs())]:
             shutil.copyfile(model_dir / name, tmp_dir / MODEL_FOLDER / name)
         if ort_files:
             (tmp_dir / ORT_FOLDER).mkdir()
