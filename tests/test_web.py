@@ -30,6 +30,7 @@ from vae_edge.web.chromium import (
     launch_chromium,
     missing_browser,
 )
+from vae_edge.web.site import ORT_CDN, ORT_INTEGRITY, ORT_MODULE, ORT_WASM, ORT_WASM_MODULE
 
 PROJECT = Path(__file__).resolve().parents[1]
 ATOL = 1e-5
@@ -53,20 +54,39 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def served_site(model_dir: Path, folder: Path) -> tuple[str, object]:
-    """Build a site for `model_dir` in `folder` and serve it; (URL, server)."""
+def npm_ort_dist() -> Path:
     ort_dist = PROJECT / NPM_ORT_DIST
     if not ort_dist.is_dir():
         pytest.fail(f"{ort_dist} not found: {NPM_HINT}")
-    build_site(folder, model_dir, ort_dir=ort_dist)
+    return ort_dist
+
+
+def served_site(model_dir: Path, folder: Path, offline: bool = True) -> tuple[str, object]:
+    """Build a site for `model_dir` in `folder` and serve it; (URL, server)."""
+    build_site(folder, model_dir, ort_dir=npm_ort_dist() if offline else None)
     server = make_server(folder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}/", server
 
 
-def open_page(browser, url: str) -> tuple[object, list[str]]:
-    """A new page at `url`; the list collects its console errors and uncaught exceptions."""
+def open_page(browser, url: str, cdn_files: dict[str, bytes] | None = None):
+    """A new page at `url`; the list collects its console errors and uncaught exceptions.
+
+    With `cdn_files`, requests to the CDN are answered with these files (by name), as
+    the CDN would send them (CORS allowed), without a network.
+    """
     page = browser.new_page()
+    if cdn_files is not None:
+
+        def answer(route) -> None:
+            name = route.request.url.rsplit("/", 1)[1]
+            content_type = "application/wasm" if name.endswith(".wasm") else "text/javascript"
+            route.fulfill(
+                body=cdn_files[name],
+                headers={"Content-Type": content_type, "Access-Control-Allow-Origin": "*"},
+            )
+
+        page.route(ORT_CDN + "*", answer)
     problems: list[str] = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
@@ -201,5 +221,43 @@ def test_model_that_fails_to_load_shows_a_readable_message(browser, tmp_path):
         message = page.locator("#status").inner_text()
         assert message.startswith("The model could not be loaded: decoder.onnx")
         assert page.evaluate("vaeEdge.ready.then(() => 'loaded', (error) => 'failed')") == "failed"
+    finally:
+        server.shutdown()
+
+
+def cdn_files() -> dict[str, bytes]:
+    return {name: (npm_ort_dist() / name).read_bytes() for name in ORT_INTEGRITY}
+
+
+def test_cdn_site_runs_on_integrity_checked_files(browser, tmp_path, default_model):
+    url, server = served_site(DEFAULT_MODEL_DIR, tmp_path / "site", offline=False)
+    try:
+        page, problems = open_page(browser, url, cdn_files())
+        page.evaluate("vaeEdge.ready")
+        z = np.zeros((1, default_model.latent_dim), dtype=np.float32)
+        probs = np.array(page.evaluate(DECODE, [z.ravel().tolist(), 1]), dtype=np.float32)
+        np.testing.assert_allclose(probs, default_model.decode(z).ravel(), atol=ATOL, rtol=0)
+        assert problems == []
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (ORT_MODULE, "The page could not load its scripts"),
+        (ORT_WASM, "The model could not be loaded: " + ORT_CDN + ORT_WASM + ": cannot fetch it"),
+        (ORT_WASM_MODULE, "The model could not be loaded: "),
+    ],
+)
+def test_cdn_file_that_fails_its_integrity_check_is_refused(browser, tmp_path, name, message):
+    url, server = served_site(DEFAULT_MODEL_DIR, tmp_path / "site", offline=False)
+    tampered = cdn_files()
+    tampered[name] += b"\n"
+    try:
+        page, problems = open_page(browser, url, tampered)
+        page.wait_for_selector("#status.error")
+        assert page.locator("#status").inner_text().startswith(message)
+        assert any("integrity" in problem for problem in problems), problems
     finally:
         server.shutdown()

@@ -24,14 +24,13 @@ from vae_edge.runtime.model import resolve_model_dir
 ORT_VERSION = "1.30.0"
 ORT_CDN = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_VERSION}/dist/"
 ORT_MODULE = "ort.wasm.min.mjs"
+ORT_WASM_MODULE = "ort-wasm-simd-threaded.mjs"  # imported by ORT_MODULE, loads ORT_WASM
 ORT_WASM = "ort-wasm-simd-threaded.wasm"
 # Subresource Integrity of every onnxruntime-web file the page loads (the module, the
 # WebAssembly glue module it imports, the binary): sha384 of the npm package's files.
 ORT_INTEGRITY = {
     ORT_MODULE: "sha384-SfFfy/pvthiOsgaw3KX0bV5TfQ6Iq+oY9KutMe4SxIuHH4cl+DCSD4rTsYOoG1tJ",
-    "ort-wasm-simd-threaded.mjs": (
-        "sha384-XcXA/MtAf0WpB8e023xQH9CM7RIjiugakT7x99DIwpFf7k56BIFFcAPerIF7FDad"
-    ),
+    ORT_WASM_MODULE: "sha384-XcXA/MtAf0WpB8e023xQH9CM7RIjiugakT7x99DIwpFf7k56BIFFcAPerIF7FDad",
     ORT_WASM: "sha384-vjBJ1z7qrhkTyYsNqKeF6c7N+nOJSU94czEo+tvZcu8G75JparGq9kB+kTnEUNVM",
 }
 # Where things go inside the site.
