@@ -155,13 +155,24 @@ def test_bad_ort_dir_is_one_line_and_leaves_no_site(tmp_path, ort_dist):
 
 def test_existing_site_is_replaced_only_with_force(tmp_path):
     site = tmp_path / "site"
-    site.mkdir()
-    (site / "old.txt").write_text("keep me")
+    assert build("-o", str(site)).exit_code == 0
+    (site / "old.txt").write_text("from the last build")
     one_line_error(build("-o", str(site)), "pass --force")
-    assert [path.name for path in site.iterdir()] == ["old.txt"]
+    assert (site / "old.txt").is_file()
     assert build("-o", str(site), "--force").exit_code == 0
     assert not (site / "old.txt").exists() and (site / "index.html").is_file()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
+def test_force_never_replaces_a_folder_that_holds_no_site(tmp_path, monkeypatch):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep me")
+    one_line_error(build("-o", str(folder), "--force"), "holds no site")
+    monkeypatch.chdir(folder)
+    one_line_error(build("-o", ".", "--force"), "not the current folder")
+    assert [path.name for path in folder.iterdir()] == ["keep.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes"]
 
 
 def test_server_gives_the_types_browsers_require(tmp_path, ort_dist):

@@ -70,7 +70,8 @@ def build_site(
     manifest = read_manifest(model_dir)
     ort_files = _checked_ort_files(Path(ort_dir)) if ort_dir is not None else []
     _check_target(site_dir, force)
-    tmp_dir = site_dir.with_name(f".{site_dir.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    target = site_dir.absolute()
+    tmp_dir = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         tmp_dir.mkdir()
         _write_page(tmp_dir, model_name=model_dir.resolve().name, offline=bool(ort_files))
@@ -81,7 +82,7 @@ def build_site(
             (tmp_dir / ORT_FOLDER).mkdir()
             for path in ort_files:
                 shutil.copyfile(path, tmp_dir / ORT_FOLDER / path.name)
-        _move_into_place(tmp_dir, site_dir)
+        _move_into_place(tmp_dir, target)
     except OSError as error:
         raise SiteError(
             f"-o {site_dir}: cannot write the site ({error.strerror or error})"
@@ -111,14 +112,22 @@ def _checked_ort_files(ort_dir: Path) -> list[Path]:
 
 
 def _check_target(site_dir: Path, force: bool) -> None:
-    parent = site_dir.parent
+    """Refuse a target that cannot hold the site, or one whose contents would be lost."""
+    parent = site_dir.absolute().parent
     if not parent.is_dir():
         problem = "is not a folder" if parent.exists() else "does not exist"
         raise SiteError(f"-o {site_dir}: {parent} {problem}")
     if site_dir.exists() and not site_dir.is_dir():
         raise SiteError(f"-o {site_dir}: exists and is not a folder")
-    if site_dir.is_dir() and any(site_dir.iterdir()) and not force:
-        raise SiteError(f"-o {site_dir}: folder is not empty; pass --force to replace it")
+    if not site_dir.is_dir() or not any(site_dir.iterdir()):
+        return
+    if site_dir.absolute() == Path.cwd() or site_dir.absolute() == parent:
+        raise SiteError(f"-o {site_dir}: give a folder of its own, not the current folder")
+    # --force replaces a site, never a folder of other files named by mistake.
+    if not (site_dir / "index.html").is_file() or not (site_dir / MODEL_FOLDER).is_dir():
+        raise SiteError(f"-o {site_dir}: folder is not empty and holds no site; choose another")
+    if not force:
+        raise SiteError(f"-o {site_dir}: folder holds a site; pass --force to replace it")
 
 
 def _write_page(folder: Path, model_name: str, offline: bool) -> None:
