@@ -223,3 +223,23 @@ def test_serve_option_builds_then_serves_on_localhost(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_site_builds_in_an_interpreter_without_torch(tmp_path):
+    """A core install builds a site: the builder and `vae-edge web` never import torch."""
+    from test_runtime_isolation import HEAVY, run_blocked
+
+    result = run_blocked(
+        f"""
+        import sys
+        from vae_edge.cli import main
+        try:
+            main(["web", "-o", {str(tmp_path / "site")!r}])
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        loaded = [m for m in {HEAVY!r} if m in sys.modules]
+        assert not loaded, loaded
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "site" / MODEL_FOLDER / MANIFEST_NAME).is_file()
