@@ -7,6 +7,7 @@ const GRID_COUNT = 64;
 const STRIP_STEPS = 10;
 const SLIDER_RANGE = 3; // latent codes are drawn from N(0, 1): +-3 covers nearly all of them
 const STROKE_WIDTH = 22; // in canvas pixels of the 280-pixel drawing: about MNIST's stroke
+const TIMING_WARM_UP = 1000;
 const TIMING_ROUNDS = 7;
 const TIMING_CALLS = 200;
 
@@ -94,15 +95,20 @@ async function regenerate() {
 }
 $("regenerate").addEventListener("click", regenerate);
 
-/** Median over rounds of the mean time of a batch-1 decode call (the clock is coarse). */
+/**
+ * Median over rounds of the mean time of a batch-1 decode call (the clock is coarse).
+ * Warm-up calls first let the browser optimise the hot WebAssembly code; the rounds yield
+ * to the page in between so that it stays responsive.
+ */
 async function timeDecode() {
   const z = randomCodes(1);
+  for (let call = 0; call < TIMING_WARM_UP; call++) await model.decode(z, 1);
   const means = [];
-  // A first round, not counted, lets the browser optimise the hot WebAssembly code.
-  for (let round = -1; round < TIMING_ROUNDS; round++) {
+  for (let round = 0; round < TIMING_ROUNDS; round++) {
+    await new Promise((resolve) => setTimeout(resolve));
     const started = performance.now();
     for (let call = 0; call < TIMING_CALLS; call++) await model.decode(z, 1);
-    if (round >= 0) means.push(((performance.now() - started) * 1000) / TIMING_CALLS);
+    means.push(((performance.now() - started) * 1000) / TIMING_CALLS);
   }
   means.sort((a, b) => a - b);
   return means[Math.floor(means.length / 2)];
@@ -122,7 +128,8 @@ function showModelInfo() {
       "decode, batch 1",
       api.decodeMicroseconds === null
         ? "measuring…"
-        : `${api.decodeMicroseconds.toFixed(1)} µs per call (median of ${TIMING_ROUNDS} rounds of ${TIMING_CALLS} calls)`,
+        : `${api.decodeMicroseconds.toFixed(1)} µs per call (median of ${TIMING_ROUNDS} rounds ` +
+          `of ${TIMING_CALLS} calls, after ${TIMING_WARM_UP} warm-up calls)`,
     ],
   ];
   const list = $("model-info");
