@@ -21,7 +21,7 @@ const api = {
   manifest: null,
   /** performance.now() (ms since navigation) when the first grid was drawn. */
   firstGridAt: null,
-  /** Median time of one batch-1 decode call, in microseconds, measured after the first grid. */
+  /** Median time of one batch-1 decode call, in microseconds, measured once `ready`. */
   decodeMicroseconds: null,
   /** The last drawing's {strokes, input, reconstruction, mu}, or null after Clear. */
   lastDrawing: null,
@@ -31,11 +31,17 @@ const api = {
 };
 window.vaeEdge = api;
 api.ready = start();
-api.ready.catch((error) => {
-  status.textContent = `The model could not be loaded: ${error.message}`;
-  status.className = "error";
-  console.error(error);
-});
+api.ready.then(
+  async () => {
+    api.decodeMicroseconds = await timeDecode();
+    showModelInfo();
+  },
+  (error) => {
+    status.textContent = `The model could not be loaded: ${error.message}`;
+    status.className = "error";
+    console.error(error);
+  },
+);
 
 async function start() {
   model = await loadModel(config.manifestUrl, { dist: config.ortDist, wasm: config.ortWasm });
@@ -48,8 +54,6 @@ async function start() {
   setUpDrawing();
   await setUpInterpolation();
   for (const button of document.querySelectorAll("button")) button.disabled = false;
-  api.decodeMicroseconds = await timeDecode();
-  showModelInfo();
 }
 
 // ---------- pictures ----------
