@@ -17,7 +17,13 @@ from click.testing import CliRunner
 
 from vae_edge.cli import main
 from vae_edge.runtime import DEFAULT_MODEL_DIR
-from vae_edge.runtime.manifest import MANIFEST_NAME
+from vae_edge.runtime.manifest import (
+    CLASSIFIER_INPUTS,
+    CLASSIFIER_NAME,
+    CLASSIFIER_OUTPUTS,
+    MANIFEST_NAME,
+    sha256_file,
+)
 from vae_edge.web import make_server
 from vae_edge.web.chromium import NPM_HINT, NPM_ORT_DIST
 from vae_edge.web.site import (
@@ -73,6 +79,24 @@ def test_default_site_loads_pinned_onnxruntime_web_from_the_cdn_with_integrity(t
     assert {"index.html", "page.js", "vae-model.js", "images.js", "style.css"} <= {
         path.name for path in site.iterdir()
     }
+
+
+def test_site_copies_every_graph_the_manifest_names(tmp_path):
+    """An optional graph (a classifier) travels with the model folder."""
+    model = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, model)
+    shutil.copyfile(model / "decoder.onnx", model / CLASSIFIER_NAME)  # any graph: hash only
+    manifest = json.loads((model / MANIFEST_NAME).read_text())
+    manifest["classifier"] = {
+        "file": CLASSIFIER_NAME,
+        "sha256": sha256_file(model / CLASSIFIER_NAME),
+        "inputs": list(CLASSIFIER_INPUTS),
+        "outputs": list(CLASSIFIER_OUTPUTS),
+    }
+    (model / MANIFEST_NAME).write_text(json.dumps(manifest))
+    assert build("--model", str(model), "-o", str(tmp_path / "site")).exit_code == 0
+    copied = sorted(path.name for path in (tmp_path / "site" / MODEL_FOLDER).iterdir())
+    assert copied == sorted([MANIFEST_NAME, "encoder.onnx", "decoder.onnx", CLASSIFIER_NAME])
 
 
 def test_pinned_hashes_match_the_npm_package(ort_dist):
