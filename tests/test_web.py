@@ -170,6 +170,41 @@ def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
     assert problems == []
 
 
+CANVAS_PIXELS = """(id) => {
+    const canvas = document.getElementById(id);
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    return Array.from(data.filter((_, i) => i % 4 === 0));
+}"""
+
+
+def test_sliders_decode_as_they_move(default_page, default_model):
+    page, problems = default_page
+    page.locator("#sliders input").nth(0).fill("2.5")
+    page.locator("#sliders input").nth(3).fill("-1.75")
+    code = page.eval_on_selector_all("#sliders input", "inputs => inputs.map(i => Number(i.value))")
+    assert code[0] == 2.5 and code[3] == -1.75
+    probs = default_model.decode(np.array([code], dtype=np.float32))[0]
+    expected = np.pad(np.rint(255 * probs), 1).ravel().tolist()  # the tile has a 1-pixel border
+    page.wait_for_function(
+        f"""(expected) => ({CANVAS_PIXELS})("slider-digit")
+            .every((value, i) => Math.abs(value - expected[i]) <= 1)""",
+        arg=expected,
+        timeout=5_000,
+    )
+    assert problems == []
+
+
+def test_new_digits_button_draws_a_new_grid(default_page):
+    page, _ = default_page
+    before = page.evaluate(CANVAS_PIXELS, "grid")
+    page.click("#regenerate")
+    page.wait_for_function(
+        f"""(before) => ({CANVAS_PIXELS})("grid").some((value, i) => value !== before[i])""",
+        arg=before,
+        timeout=5_000,
+    )
+
+
 def test_canvas_preprocessing_equals_the_python_runtime_on_noise(default_page):
     """Colour noise keeps pooled means near the threshold: any rounding slip would show."""
     page, _ = default_page
