@@ -12,7 +12,7 @@ on 127.0.0.1 and measures, in one run:
 
 Writes a screenshot of the page with a drawn digit to docs/web.png.
 
-    python -m benchmarks.web_latency --model vae_edge/models/default
+    python -m benchmarks.web_latency                  # the bundled default model
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def alternate(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=runtime.DEFAULT_MODEL_DIR)
+    parser.add_argument("--model", default="default", help="model folder or bundled model name")
     parser.add_argument("--visits", type=int, default=7, help="page visits for the first grid")
     parser.add_argument("--rounds", type=int, default=15, help="latency rounds per case")
     parser.add_argument("--screenshot", type=Path, default=SCREENSHOT)
@@ -122,7 +122,7 @@ def main() -> None:
 
         def python_process() -> float:
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", PYTHON_FIRST_GRID, str(args.model)], check=True)
+            subprocess.run([sys.executable, "-c", PYTHON_FIRST_GRID, args.model], check=True)
             return (time.perf_counter() - started) * 1000
 
         warm_visits: list[float] = []
@@ -192,7 +192,7 @@ def main() -> None:
         "WebAssembly, 1 thread) beside the Python runtime (1 thread)",
         rows,
         {
-            "model": str(args.model),
+            "model": args.model,
             "chromium": chromium_version,
             "chromium_path": CHROMIUM_PATH,
             "onnxruntime_web": ORT_VERSION,
