@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -220,6 +221,16 @@ def test_server_gives_the_types_browsers_require(tmp_path, ort_dist):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = build("-o", str(tmp_path / "site"), "--serve", "--port", str(port))
+    one_line_error(result, f"--port {port}: cannot serve there")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_serve_option_builds_then_serves_on_localhost(tmp_path):

@@ -48,28 +48,29 @@ def web(
     from vae_edge.errors import VaeEdgeError
     from vae_edge.web import build_site, make_server
 
+    # The port is taken before anything is written: a busy one leaves no site behind.
     try:
-        build_site(site_dir, model_dir, ort_dir=ort_dir, force=force)
-    except VaeEdgeError as error:
-        raise click.ClickException(str(error)) from None
-    source = "copied from " + str(ort_dir) if ort_dir else "from the CDN"
-    click.echo(f"wrote the site to {site_dir} (onnxruntime-web {source})")
-    if not serve:
-        return
-    try:
-        server = make_server(site_dir, port, verbose=True)
+        server = make_server(site_dir, port, verbose=True) if serve else None
     except OSError as error:
         raise click.ClickException(
             f"--port {port}: cannot serve there ({error.strerror})"
         ) from None
-    host, bound_port = server.server_address[:2]
-    click.echo(f"serving {site_dir} at http://{host}:{bound_port}/ (Ctrl-C to stop)")
     try:
+        build_site(site_dir, model_dir, ort_dir=ort_dir, force=force)
+        source = "copied from " + str(ort_dir) if ort_dir else "from the CDN"
+        click.echo(f"wrote the site to {site_dir} (onnxruntime-web {source})")
+        if server is None:
+            return
+        host, bound_port = server.server_address[:2]
+        click.echo(f"serving {site_dir} at http://{host}:{bound_port}/ (Ctrl-C to stop)")
         server.serve_forever()
+    except VaeEdgeError as error:
+        raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         click.echo("stopped")
     finally:
-        server.server_close()
+        if server is not None:
+            server.server_close()
 
 
 COMMANDS: list[click.Command] = [web]
