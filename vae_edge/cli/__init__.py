@@ -1,7 +1,7 @@
-"""The `vae-edge` command line: one click group, its commands in three modules.
+"""The `vae-edge` command line: one click group, its commands in one module per area.
 
-`runtime_commands` works on a core install (no torch); `training_commands` and
-`export_commands` import torch only inside the commands that need it.
+`runtime_commands` and `web_commands` work on a core install (no torch); the training,
+classifier and export commands import torch only inside the commands that need it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from vae_edge.cli import (
     export_commands,
     runtime_commands,
     training_commands,
+    web_commands,
 )
 
 
@@ -38,6 +39,12 @@ def main() -> None:
     """Train a small VAE on 14x14 MNIST and run it anywhere with onnxruntime."""
 
 
-for _module in (training_commands, classifier_commands, export_commands, runtime_commands):
+for _module in (
+    training_commands,
+    classifier_commands,
+    export_commands,
+    runtime_commands,
+    web_commands,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)

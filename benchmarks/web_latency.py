@@ -1,0 +1,212 @@
+"""The page in headless Chromium beside the Python runtime: first grid and call latency.
+
+Builds the site for a model folder (onnxruntime-web copied from node_modules), serves it
+on 127.0.0.1 and measures, in one run:
+
+- first grid: from navigation to the first 64-digit grid drawn, each visit in a fresh
+  browser context (empty cache), and a reload in the same context (warm cache); beside
+  it, a fresh Python process that loads the runtime and generates 64 digits;
+- latency of `vaeEdge.decode` / `encode` against `VAEModel.decode` / `encode` on the same
+  inputs: rounds of many calls (Chromium's clock is coarse), browser and Python rounds
+  in shuffled order, after a warm-up that lets Chromium optimise the WebAssembly code.
+
+Writes a screenshot of the page with a drawn digit to docs/web.png.
+
+    python -m benchmarks.web_latency                  # the bundled default model
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import sync_playwright
+
+from benchmarks.report import write_report
+from vae_edge import runtime
+from vae_edge.atomic import atomic_path
+from vae_edge.web import ORT_VERSION, build_site, make_server
+from vae_edge.web.chromium import (
+    CHROMIUM_PATH,
+    DIGIT_STROKES,
+    NPM_ORT_DIST,
+    draw_strokes,
+    launch_chromium,
+    missing_browser,
+)
+
+PROJECT = Path(__file__).resolve().parents[1]
+SCREENSHOT = PROJECT / "docs" / "web.png"
+FIRST_GRID = "window.vaeEdge?.firstGridAt > 0"
+# Mean microseconds per call over `calls` calls of decode or encode at batch `n`.
+BROWSER_ROUND = """async ([part, n, calls]) => {
+    const width = part === "decode" ? vaeEdge.manifest.model.latent_dim
+        : vaeEdge.manifest.image_shape[0] * vaeEdge.manifest.image_shape[1];
+    const input = new Float32Array(n * width).map((_, i) => (i % 3) / 2);
+    const run = part === "decode" ? vaeEdge.decode : vaeEdge.encode;
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) await run(input, n);
+    return ((performance.now() - started) * 1000) / calls;
+}"""
+PYTHON_FIRST_GRID = (
+    "from vae_edge import runtime; import sys; runtime.load(sys.argv[1]).generate(64)"
+)
+# (part, batch, calls per round)
+CASES = (("decode", 1, 1000), ("encode", 1, 1000), ("decode", 64, 100))
+
+
+def python_round(model: runtime.VAEModel, part: str, n: int, calls: int) -> float:
+    """Mean microseconds per call of the runtime on the same inputs as BROWSER_ROUND."""
+    width = model.latent_dim if part == "decode" else model.config.input_dim
+    values = (np.arange(n * width) % 3 / 2).astype(np.float32).reshape(n, width)
+    call = model.decode if part == "decode" else model.encode
+    started = time.perf_counter()
+    for _ in range(calls):
+        call(values)
+    return (time.perf_counter() - started) * 1e6 / calls
+
+
+def alternate(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Run each measure once per round, in a freshly shuffled order every round."""
+    results: dict[str, list[float]] = {name: [] for name in measures}
+    names = list(measures)
+    shuffler = random.Random(0)
+    for _ in range(rounds):
+        shuffler.shuffle(names)
+        for name in names:
+            results[name].append(measures[name]())
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default", help="model folder or bundled model name")
+    parser.add_argument("--visits", type=int, default=7, help="page visits for the first grid")
+    parser.add_argument("--rounds", type=int, default=15, help="latency rounds per case")
+    parser.add_argument("--screenshot", type=Path, default=SCREENSHOT)
+    args = parser.parse_args()
+    if reason := missing_browser():
+        sys.exit(reason)
+
+    model = runtime.load(args.model)
+    with tempfile.TemporaryDirectory() as scratch, sync_playwright() as playwright:
+        site = build_site(Path(scratch) / "site", args.model, ort_dir=PROJECT / NPM_ORT_DIST)
+        server = make_server(site)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        browser = launch_chromium(playwright)
+        chromium_version = browser.version
+
+        def visit(context_holder: dict) -> float:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_function(FIRST_GRID, timeout=60_000)
+            cold = page.evaluate("vaeEdge.firstGridAt")
+            page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+            page.reload()
+            page.wait_for_function(FIRST_GRID, timeout=60_000)
+            context_holder["warm"] = page.evaluate("vaeEdge.firstGridAt")
+            context.close()
+            return cold
+
+        def python_process() -> float:
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", PYTHON_FIRST_GRID, args.model], check=True)
+            return (time.perf_counter() - started) * 1000
+
+        warm_visits: list[float] = []
+
+        def cold_visit() -> float:
+            holder: dict = {}
+            cold = visit(holder)
+            warm_visits.append(holder["warm"])
+            return cold
+
+        first = alternate(args.visits, {"chromium": cold_visit, "python": python_process})
+
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+        for part, n, _ in CASES:  # warm-up: Chromium tiers the hot WebAssembly code up
+            page.evaluate(BROWSER_ROUND, [part, n, 2000 // n])
+            python_round(model, part, n, 200 // n)
+        latency = {
+            case: alternate(
+                args.rounds,
+                {
+                    "chromium": lambda case=case: page.evaluate(BROWSER_ROUND, list(case)),
+                    "python": lambda case=case: python_round(model, *case),
+                },
+            )
+            for case in CASES
+        }
+
+        draw_strokes(page, "#drawing", DIGIT_STROKES)
+        page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
+        page.click("#a-drawing")
+        page.click("#sliders-drawing")
+        with atomic_path(args.screenshot) as tmp_path:
+            page.screenshot(path=str(tmp_path), full_page=True, type="png")
+        browser.close()
+        server.shutdown()
+
+    median = statistics.median
+    rows = [
+        {
+            "measure": "first grid of 64 digits, fresh (ms)",
+            "Chromium": f"{median(first['chromium']):.0f}",
+            "Python runtime": f"{median(first['python']):.0f}",
+            "Chromium / Python": f"{median(first['chromium']) / median(first['python']):.2f}",
+        },
+        {
+            "measure": "first grid, reload with warm cache (ms)",
+            "Chromium": f"{median(warm_visits):.0f}",
+            "Python runtime": "",
+            "Chromium / Python": "",
+        },
+    ]
+    for (part, n, _), times in latency.items():
+        browser_us, python_us = median(times["chromium"]), median(times["python"])
+        rows.append(
+            {
+                "measure": f"{part}, batch {n} (µs per call)",
+                "Chromium": f"{browser_us:.1f}",
+                "Python runtime": f"{python_us:.1f}",
+                "Chromium / Python": f"{browser_us / python_us:.2f}",
+            }
+        )
+    write_report(
+        "web_latency",
+        f"The page in headless Chromium ({chromium_version}, onnxruntime-web {ORT_VERSION}, "
+        "WebAssembly, 1 thread) beside the Python runtime (1 thread)",
+        rows,
+        {
+            "model": args.model,
+            "chromium": chromium_version,
+            "chromium_path": CHROMIUM_PATH,
+            "onnxruntime_web": ORT_VERSION,
+            "first_grid_ms": {**first, "chromium_reload": warm_visits},
+            "latency_us": {f"{part} batch {n}": times for (part, n, _), times in latency.items()},
+            "python_first_grid": "a fresh process: import, runtime.load, generate(64)",
+            "load_average_at_end": os.getloadavg(),
+        },
+    )
+    print(
+        "load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    )
+    print(f"wrote {args.screenshot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""The page in headless Chromium (Debian's, driven by Playwright) against the Python runtime.
+
+Sites are built with onnxruntime-web copied from node_modules (no network) and served on
+127.0.0.1. A missing browser or node_modules fails these tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from runtime_fixtures import build_model_dir
+
+from vae_edge import runtime
+from vae_edge.config import ModelConfig
+from vae_edge.mnist import load_split
+from vae_edge.runtime import DEFAULT_MODEL_DIR
+from vae_edge.web import build_site, make_server
+from vae_edge.web.chromium import (
+    DIGIT_STROKES,
+    NPM_HINT,
+    NPM_ORT_DIST,
+    draw_strokes,
+    launch_chromium,
+    missing_browser,
+)
+from vae_edge.web.site import (
+    ORT_CDN,
+    ORT_FOLDER,
+    ORT_INTEGRITY,
+    ORT_MODULE,
+    ORT_WASM,
+    ORT_WASM_MODULE,
+)
+
+PROJECT = Path(__file__).resolve().parents[1]
+ATOL = 1e-5
+DECODE = "async ([z, n]) => Array.from(await vaeEdge.decode(new Float32Array(z), n))"
+ENCODE = """async ([images, n]) => {
+    const {mu, logvar} = await vaeEdge.encode(new Float32Array(images), n);
+    return [Array.from(mu), Array.from(logvar)];
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    reason = missing_browser()
+    if reason:
+        pytest.fail(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+def npm_ort_dist() -> Path:
+    ort_dist = PROJECT / NPM_ORT_DIST
+    if not ort_dist.is_dir():
+        pytest.fail(f"{ort_dist} not found: {NPM_HINT}")
+    return ort_dist
+
+
+@contextlib.contextmanager
+def served_site(model_dir: Path, folder: Path, offline: bool = True) -> Iterator[str]:
+    """Build a site for `model_dir` in `folder` and serve it while in the block; its URL."""
+    build_site(folder, model_dir, ort_dir=npm_ort_dist() if offline else None)
+    server = make_server(folder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def open_page(browser, url: str, cdn_files: dict[str, bytes] | None = None):
+    """A new page at `url`; the list collects its console errors and uncaught exceptions.
+
+    With `cdn_files`, requests to the CDN are answered with these files (by name), as
+    the CDN would send them (CORS allowed), without a network.
+    """
+    page = browser.new_page()
+    if cdn_files is not None:
+
+        def answer(route) -> None:
+            name = route.request.url.rsplit("/", 1)[1]
+            content_type = "application/wasm" if name.endswith(".wasm") else "text/javascript"
+            route.fulfill(
+                body=cdn_files[name],
+                headers={"Content-Type": content_type, "Access-Control-Allow-Origin": "*"},
+            )
+
+        page.route(ORT_CDN + "*", answer)
+    problems: list[str] = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(url)
+    return page, problems
+
+
+@pytest.fixture(scope="module")
+def default_page(browser, tmp_path_factory) -> Iterator[tuple[object, list[str]]]:
+    """The bundled model's site, loaded and measured (decodeMicroseconds is set last)."""
+    with served_site(DEFAULT_MODEL_DIR, tmp_path_factory.mktemp("web") / "site") as url:
+        page, problems = open_page(browser, url)
+        page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+        yield page, problems
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return runtime.load(DEFAULT_MODEL_DIR)
+
+
+def test_page_loads_without_console_errors(default_page):
+    page, problems = default_page
+    assert problems == []
+    assert page.locator("#status").inner_text() == "Ready."
+    info = page.locator("#model-info").inner_text()
+    assert "latent size\t16" in info.replace("\n", "\t") and "512, 256" in info
+    assert page.evaluate("vaeEdge.firstGridAt") > 0
+    # The grid is drawn: 64 tiles, not a blank canvas.
+    grid = page.evaluate("""() => {
+        const canvas = document.getElementById("grid");
+        const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        return [canvas.width, data.filter((value, i) => i % 4 === 0 && value > 128).length];
+    }""")
+    assert grid[0] == 8 * 15 + 1 and grid[1] > 500
+
+
+def test_decode_matches_the_python_runtime(default_page, default_model):
+    page, problems = default_page
+    z = np.random.default_rng(0).standard_normal((64, default_model.latent_dim), dtype=np.float32)
+    probs = np.array(page.evaluate(DECODE, [z.ravel().tolist(), 64]), dtype=np.float32)
+    expected = default_model.decode(z).reshape(64, -1)
+    np.testing.assert_allclose(probs.reshape(64, -1), expected, atol=ATOL, rtol=0)
+    assert problems == []
+
+
+def test_encode_matches_the_python_runtime(default_page, default_model, mnist_dir):
+    page, _ = default_page
+    images = load_split(mnist_dir, "validation")[:64]
+    mu, logvar = page.evaluate(ENCODE, [images.ravel().tolist(), 64])
+    expected_mu, expected_logvar = default_model.encode(images)
+    np.testing.assert_allclose(np.reshape(mu, (64, -1)), expected_mu, atol=ATOL, rtol=0)
+    np.testing.assert_allclose(np.reshape(logvar, (64, -1)), expected_logvar, atol=ATOL, rtol=0)
+
+
+def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
+    default_page, default_model
+):
+    page, problems = default_page
+    page.click("#clear-drawing")
+    draw_strokes(page, "#drawing", DIGIT_STROKES)
+    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
+    drawn = page.evaluate("""() => ({
+        input: Array.from(vaeEdge.lastDrawing.input),
+        reconstruction: Array.from(vaeEdge.lastDrawing.reconstruction),
+        png: document.getElementById("drawing").toDataURL("image/png"),
+    })""")
+    page_input = np.array(drawn["input"], dtype=np.float32)
+    png = base64.b64decode(drawn["png"].split(",", 1)[1])
+    python_input = runtime.preprocess(Image.open(io.BytesIO(png)))
+    assert 20 < python_input.sum() < 120  # a real drawing, not a blank or flooded canvas
+    assert np.count_nonzero(page_input != python_input) <= 1
+    np.testing.assert_allclose(
+        np.reshape(drawn["reconstruction"], (1, -1)),
+        default_model.reconstruct(page_input[None]).reshape(1, -1),
+        atol=ATOL,
+        rtol=0,
+    )
+    assert problems == []
+
+
+CANVAS_PIXELS = """(id) => {
+    const canvas = document.getElementById(id);
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    return Array.from(data.filter((_, i) => i % 4 === 0));
+}"""
+
+
+def test_sliders_decode_as_they_move(default_page, default_model):
+    page, problems = default_page
+    page.locator("#sliders input").nth(0).fill("2.5")
+    page.locator("#sliders input").nth(3).fill("-1.75")
+    code = page.eval_on_selector_all("#sliders input", "inputs => inputs.map(i => Number(i.value))")
+    assert code[0] == 2.5 and code[3] == -1.75
+    probs = default_model.decode(np.array([code], dtype=np.float32))[0]
+    expected = np.pad(np.rint(255 * probs), 1).ravel().tolist()  # the tile has a 1-pixel border
+    page.wait_for_function(
+        f"""(expected) => ({CANVAS_PIXELS})("slider-digit")
+            .every((value, i) => Math.abs(value - expected[i]) <= 1)""",
+        arg=expected,
+        timeout=5_000,
+    )
+    assert problems == []
+
+
+def test_new_digits_button_draws_a_new_grid(default_page):
+    page, _ = default_page
+    before = page.evaluate(CANVAS_PIXELS, "grid")
+    page.click("#regenerate")
+    page.wait_for_function(
+        f"""(before) => ({CANVAS_PIXELS})("grid").some((value, i) => value !== before[i])""",
+        arg=before,
+        timeout=5_000,
+    )
+
+
+def test_canvas_preprocessing_equals_the_python_runtime_on_noise(default_page):
+    """Colour noise keeps pooled means near the threshold: any rounding slip would show."""
+    page, _ = default_page
+    rng = np.random.default_rng(2)
+    for _ in range(2):
+        pixels = rng.integers(0, 256, (280, 280, 3), dtype=np.uint8)
+        rgba = np.concatenate([pixels, np.full((280, 280, 1), 255, np.uint8)], axis=2)
+        page_input = page.evaluate(
+            """(rgba) => {
+                const canvas = document.getElementById("drawing");
+                const data = Uint8ClampedArray.from(atob(rgba), (char) => char.charCodeAt(0));
+                const picture = new ImageData(data, canvas.width, canvas.height);
+                canvas.getContext("2d").putImageData(picture, 0, 0);
+                return Array.from(vaeEdge.preprocessCanvas());
+            }""",
+            base64.b64encode(rgba.tobytes()).decode("ascii"),
+        )
+        expected = runtime.preprocess(pixels)
+        assert 20 < expected.sum() < 176
+        np.testing.assert_array_equal(np.array(page_input, dtype=np.float32), expected)
+    page.click("#clear-drawing")
+
+
+def test_page_reads_sizes_from_the_manifest(browser, tmp_path):
+    config = ModelConfig(latent_dim=5, hidden_sizes=(12, 8))
+    model_dir, _ = build_model_dir(tmp_path / "model", config)
+    with served_site(model_dir, tmp_path / "site") as url:
+        page, problems = open_page(browser, url)
+        page.evaluate("vaeEdge.ready")
+        z = np.random.default_rng(1).standard_normal((3, 5), dtype=np.float32)
+        probs = np.array(page.evaluate(DECODE, [z.ravel().tolist(), 3]), dtype=np.float32)
+        expected = runtime.load(model_dir).decode(z).reshape(3, -1)
+        np.testing.assert_allclose(probs.reshape(3, -1), expected, atol=ATOL, rtol=0)
+        assert page.locator("#sliders input").count() == 5
+        assert "12, 8" in page.locator("#model-info").inner_text()
+        assert problems == []
+
+
+def test_model_that_fails_to_load_shows_a_readable_message(browser, tmp_path):
+    with served_site(DEFAULT_MODEL_DIR, tmp_path / "site") as url:
+        decoder = tmp_path / "site" / "model" / "decoder.onnx"
+        decoder.write_bytes(decoder.read_bytes()[:1000])
+        page, _ = open_page(browser, url)
+        page.wait_for_selector("#status.error")
+        message = page.locator("#status").inner_text()
+        assert message.startswith("The model could not be loaded: decoder.onnx")
+        assert page.evaluate("vaeEdge.ready.then(() => 'loaded', (error) => 'failed')") == "failed"
+
+
+def cdn_files() -> dict[str, bytes]:
+    return {name: (npm_ort_dist() / name).read_bytes() for name in ORT_INTEGRITY}
+
+
+def test_cdn_site_runs_on_integrity_checked_files(browser, tmp_path, default_model):
+    with served_site(DEFAULT_MODEL_DIR, tmp_path / "site", offline=False) as url:
+        page, problems = open_page(browser, url, cdn_files())
+        page.evaluate("vaeEdge.ready")
+        z = np.zeros((1, default_model.latent_dim), dtype=np.float32)
+        probs = np.array(page.evaluate(DECODE, [z.ravel().tolist(), 1]), dtype=np.float32)
+        np.testing.assert_allclose(probs, default_model.decode(z).ravel(), atol=ATOL, rtol=0)
+        assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        (ORT_MODULE, "The page could not load its scripts"),
+        (ORT_WASM, f"/{ORT_FOLDER}/{ORT_WASM}: cannot fetch it"),
+        (ORT_WASM_MODULE, "The model could not be loaded: "),
+    ],
+)
+def test_file_that_fails_its_integrity_check_is_refused(browser, tmp_path, name, fragment):
+    """The same hashes guard the CDN's files; here a copied file is changed on disk."""
+    with served_site(DEFAULT_MODEL_DIR, tmp_path / "site") as url:
+        with open(tmp_path / "site" / ORT_FOLDER / name, "ab") as stream:
+            stream.write(b"\n")
+        page, problems = open_page(browser, url)
+        page.wait_for_selector("#status.error")
+        assert fragment in page.locator("#status").inner_text()
+        assert any("integrity" in problem for problem in problems), problems
