@@ -1,8 +1,8 @@
-"""The `vae-edge` command line: one click group, its commands in three modules.
+"""The `vae-edge` command line: one click group, its commands in five modules.
 
-`runtime_commands` works on a core install (no torch); `training_commands` and
-`export_commands` import torch only inside the commands that need it.
-"""
+`runtime_commands` works on a core install (no torch); `training_commands`,
+`classifier_commands` and `export_commands` import torch only inside the commands that
+need it, and `embedded_commands` imports onnx and emx-onnx-cgen only when export-c runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from vae_edge import __version__
 from vae_edge.cli import (
     classifier_commands,
+    embedded_commands,
     export_commands,
     runtime_commands,
     training_commands,
@@ -38,6 +39,12 @@ def main() -> None:
     """Train a small VAE on 14x14 MNIST and run it anywhere with onnxruntime."""
 
 
-for _module in (training_commands, classifier_commands, export_commands, runtime_commands):
+for _module in (
+    training_commands,
+    classifier_commands,
+    export_commands,
+    embedded_commands,
+    runtime_commands,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)
