@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, Manifest, read_manifest
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ void {function}(const float z[1][VAE_DECODER_LATENT_DIM], float probs[1][VAE_DEC
 """
 
 
-class CSourceError(RuntimeError):
+class CSourceError(VaeEdgeError, RuntimeError):
     """The decoder cannot be turned into C source, or the C source cannot be written."""
 
 

@@ -8,8 +8,8 @@ import click
 
 from vae_edge import c_source
 from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
-from vae_edge.runtime.manifest import ModelFileError
-from vae_edge.runtime.model import DEFAULT_MODEL_DIR
+from vae_edge.errors import VaeEdgeError
+from vae_edge.runtime.model import resolve_model_dir
 
 
 @click.command("export-c")
@@ -26,8 +26,8 @@ from vae_edge.runtime.model import DEFAULT_MODEL_DIR
 def export_c(model_dir: Path | None, out_dir: Path, force: bool) -> None:
     """Write the decoder as C99 source with an example program (`make -C OUT`)."""
     try:
-        written = c_source.export_c(model_dir or DEFAULT_MODEL_DIR, out_dir, force=force)
-    except (ModelFileError, c_source.CSourceError) as error:
+        written = c_source.export_c(resolve_model_dir(model_dir), out_dir, force=force)
+    except VaeEdgeError as error:
         raise click.ClickException(str(error)) from None
     for path in written:
         click.echo(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB)")
