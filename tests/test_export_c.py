@@ -38,12 +38,12 @@ def make(out_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def c_build(small_model_dir, tmp_path_factory):
-    """The small model exported to C and built with `make` (the system `cc`)."""
+def c_build(tmp_path_factory):
+    """The bundled tiny model exported to C and built with `make` (the system `cc`)."""
     out_dir = tmp_path_factory.mktemp("c") / "decoder-c"
-    result = invoke("--model", small_model_dir, "-o", out_dir)
+    result = invoke("--model", "tiny", "-o", out_dir)
     assert result.exit_code == 0, result.output
-    built = make(out_dir)
+    built = make(out_dir, "example", "vae_decoder.o")
     assert built.returncode == 0, built.stdout + built.stderr
     assert "-std=c99 -O2 -Wall -Werror" in built.stdout
     return out_dir
@@ -60,11 +60,23 @@ def test_export_c_writes_header_source_example_and_makefile(c_build):
         "example.c",
         "vae_decoder.c",
         "vae_decoder.h",
+        "vae_decoder.o",
     ]
 
 
-def test_example_matches_onnxruntime_on_1000_codes(c_build, small_model_dir):
-    model = runtime.load(small_model_dir)
+def test_tiny_decoder_fits_64_kib_of_flash_and_needs_no_static_ram(c_build):
+    if shutil.which("size") is None:
+        pytest.fail("size (binutils) not found on PATH: the C export test needs it")
+    sizes = subprocess.run(
+        ["size", "vae_decoder.o"], cwd=c_build, capture_output=True, text=True, check=True
+    )
+    text, data, bss = map(int, sizes.stdout.splitlines()[1].split()[:3])
+    assert text + data <= 64 * 1024  # text holds the const weights (.rodata)
+    assert data + bss == 0  # nothing writable: weights are const, buffers on the stack
+
+
+def test_example_matches_onnxruntime_on_1000_codes(c_build):
+    model = runtime.load("tiny")
     z = np.random.default_rng(0).standard_normal((N_CODES, model.latent_dim)).astype("<f4")
     result = run_example(c_build, z.tobytes())
     assert result.returncode == 0, result.stderr
@@ -72,8 +84,8 @@ def test_example_matches_onnxruntime_on_1000_codes(c_build, small_model_dir):
     np.testing.assert_allclose(c_probs, model.decode(z), rtol=0, atol=1e-5)
 
 
-def test_example_rejects_input_that_ends_inside_a_code(c_build, small_model_dir):
-    latent_dim = runtime.load(small_model_dir).latent_dim
+def test_example_rejects_input_that_ends_inside_a_code(c_build):
+    latent_dim = runtime.load("tiny").latent_dim
     result = run_example(c_build, np.zeros(latent_dim + 1, "<f4").tobytes())
     assert result.returncode == 1
     assert len(result.stdout) == 196 * 4  # the one whole code was decoded
@@ -81,19 +93,20 @@ def test_example_rejects_input_that_ends_inside_a_code(c_build, small_model_dir)
     assert len(lines) == 1 and f"multiple of {latent_dim}" in lines[0]
 
 
-def test_decoder_source_has_no_heap_stdio_or_build_machine_paths(c_build, small_model_dir):
+def test_decoder_source_has_no_heap_stdio_or_build_machine_paths(c_build):
     for name in ("vae_decoder.c", "vae_decoder.h"):
         text = (c_build / name).read_text(encoding="utf-8")
         assert not re.search(r"\b(malloc|calloc|realloc|free|printf|fopen)\s*\(", text)
         assert "#include <stdio.h>" not in text and "#include <stdlib.h>" not in text
         assert not BUILD_MACHINE_PATH.search(text), BUILD_MACHINE_PATH.search(text)
-        assert str(small_model_dir) not in text and f"/{getpass.getuser()}/" not in text
+        assert str(c_build) not in text and f"/{getpass.getuser()}/" not in text
 
 
 def test_make_without_the_compiler_is_one_line_and_builds_nothing(c_build, tmp_path):
     out_dir = tmp_path / "copy"
     shutil.copytree(c_build, out_dir)
-    (out_dir / "example").unlink()
+    for built in ("example", "vae_decoder.o"):
+        (out_dir / built).unlink()
     result = make(out_dir, "CC=vae-edge-no-such-cc")
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
@@ -101,8 +114,8 @@ def test_make_without_the_compiler_is_one_line_and_builds_nothing(c_build, tmp_p
     assert not (out_dir / "example").exists()
 
 
-def test_export_c_refuses_a_folder_that_is_not_empty(c_build, small_model_dir):
-    one_line_error(invoke("--model", small_model_dir, "-o", c_build), "not empty", "--force")
+def test_export_c_refuses_a_folder_that_is_not_empty(c_build):
+    one_line_error(invoke("--model", "tiny", "-o", c_build), "not empty", "--force")
     assert (c_build / "example").exists()
 
 
