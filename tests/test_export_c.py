@@ -39,10 +39,17 @@ def make(out_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def c_build(tmp_path_factory):
-    """The bundled tiny model exported to C and built with `make` (the system `cc`)."""
+    """The bundled tiny model exported to C and built with `make` (the system `cc`).
+
+    The export replaces (--force) a folder holding an earlier file, which must go.
+    """
     out_dir = tmp_path_factory.mktemp("c") / "decoder-c"
-    result = invoke("--model", "tiny", "-o", out_dir)
+    out_dir.mkdir()
+    (out_dir / "stale.c").write_text("an earlier export's file")
+    result = invoke("--model", "tiny", "-o", out_dir, "--force")
     assert result.exit_code == 0, result.output
+    assert not (out_dir / "stale.c").exists()
+    assert [p.name for p in out_dir.parent.iterdir()] == ["decoder-c"]  # no scratch left
     built = make(out_dir, "example", "vae_decoder.o")
     assert built.returncode == 0, built.stdout + built.stderr
     assert "-std=c99 -O2 -Wall -Werror" in built.stdout
