@@ -1,7 +1,8 @@
 """The `vae-edge` command line: one click group, its commands in one module per area.
 
 `runtime_commands` and `web_commands` work on a core install (no torch); the training,
-classifier and export commands import torch only inside the commands that need it.
+classifier and export commands import torch only inside the commands that need it, and
+`embedded_commands` imports onnx and emx-onnx-cgen only when export-c runs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import click
 from vae_edge import __version__
 from vae_edge.cli import (
     classifier_commands,
+    embedded_commands,
     export_commands,
     runtime_commands,
     training_commands,
@@ -43,6 +45,7 @@ for _module in (
     training_commands,
     classifier_commands,
     export_commands,
+    embedded_commands,
     runtime_commands,
     web_commands,
 ):

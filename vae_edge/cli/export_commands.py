@@ -42,9 +42,21 @@ from vae_edge.cli.training_commands import import_training_module
     default=None,
     help="Also quantize the graphs' weights (onnxruntime dynamic quantization).",
 )
+@click.option(
+    "--ort-format",
+    is_flag=True,
+    help="Also write encoder.ort, decoder.ort and required_operators.config for "
+    "onnxruntime's minimal and mobile builds.",
+)
 @click.option("--force", is_flag=True, help="Replace the model already in the folder.")
 def export(
-    run: Path, model_dir: Path, opset: int | None, atol: float, quantize: str | None, force: bool
+    run: Path,
+    model_dir: Path,
+    opset: int | None,
+    atol: float,
+    quantize: str | None,
+    ort_format: bool,
+    force: bool,
 ) -> None:
     """Export a run's checkpoint to ONNX, validated against PyTorch."""
     checkpoint_module = import_training_module("vae_edge.checkpoint")
@@ -60,7 +72,7 @@ def export(
     try:
         checkpoint = checkpoint_module.load_checkpoint(run)
         manifest, results = exporting.export_model(
-            checkpoint, model_dir, opset=opset, atol=atol, quantize=quantize
+            checkpoint, model_dir, opset=opset, atol=atol, quantize=quantize, ort_format=ort_format
         )
     except (checkpoint_module.CheckpointError, exporting.ExportError) as error:
         raise click.ClickException(str(error)) from None
@@ -77,6 +89,8 @@ def export(
         click.echo(
             f"wrote {model_dir / entry.file} ({size_kib:.1f} KiB, sha256 {entry.sha256[:12]})"
         )
+    if ort_format:
+        click.echo(f"wrote {', '.join(exporting.ORT_FORMAT_FILES)} (ORT format) to {model_dir}")
     click.echo(
         f"wrote {model_dir / MANIFEST_NAME} "
         f"({manifest.variant}, opset {manifest.opset}, IR version {manifest.ir_version})"

@@ -1,0 +1,183 @@
+"""The C decoder of `vae-edge export-c`: flash, RAM and time per code beside onnxruntime.
+
+    python -m benchmarks.c_decoder default tiny
+
+For each model (a folder or a bundled model's name) the C source is generated and
+compiled with the system `cc` as the Makefile does (`-std=c99 -O2`):
+
+- flash and RAM: `size` of `vae_decoder.o` (Berkeley format: text includes the const
+  weights in .rodata, so flash = text + data, static RAM = data + bss) and the decoder's
+  stack frame from gcc's `-fstack-usage` (every intermediate buffer lives there);
+- time per code at batch 1, one thread: the C decoder called through ctypes alternating
+  call by call with the bare onnxruntime session and the runtime's `decode` (both pay the
+  same Python call overhead as ctypes), and the C decoder timed inside C, call by call
+  (medians throughout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import statistics
+import subprocess
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.latency import time_alternating
+from benchmarks.report import write_report
+from vae_edge import runtime
+from vae_edge.c_source import FUNCTION_NAME, HEADER_NAME, SOURCE_NAME, export_c
+from vae_edge.runtime.model import resolve_model_dir
+
+CFLAGS = ["-std=c99", "-O2", "-Wall", "-Werror"]
+# Decodes the codes of the file argv[1] one call at a time, argv[2] calls in all, and
+# prints the median nanoseconds per call (a median, so that the moments the process is
+# descheduled on a shared machine do not count, as in the Python timings).
+HARNESS = r"""
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "vae_decoder.h"
+
+#define MAX_CALLS 1000000
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+    static float z[4096][VAE_DECODER_LATENT_DIM];
+    static double times[MAX_CALLS];
+    float probs[1][VAE_DECODER_PIXELS], logits[1][VAE_DECODER_PIXELS];
+    volatile float sink = 0.0f;
+    FILE *file = argc == 3 ? fopen(argv[1], "rb") : NULL;
+    long calls = argc == 3 ? atol(argv[2]) : 0;
+    size_t n;
+    if (file == NULL || calls < 1 || calls > MAX_CALLS) return 2;
+    n = fread(z, sizeof z[0], 4096, file);
+    fclose(file);
+    if (n == 0) return 2;
+    for (long i = 0; i < calls; ++i) {
+        double started = now();
+        vae_decoder((const float (*)[VAE_DECODER_LATENT_DIM])&z[i % n], probs, logits);
+        times[i] = now() - started;
+        sink += probs[0][0];
+    }
+    qsort(times, calls, sizeof times[0], by_value);
+    printf("%.1f\n", times[calls / 2] * 1e9);
+    return 0;
+}
+"""
+N_CODES = 4096
+C_CALLS = 20000
+
+
+def compile_c(folder: Path, *args: str) -> None:
+    subprocess.run(["cc", *CFLAGS, *args], cwd=folder, check=True)
+
+
+def object_sizes(folder: Path) -> dict[str, int]:
+    """Sizes in bytes of the compiled decoder: text, data, bss and its stack frame."""
+    compile_c(folder, "-fstack-usage", "-c", "-o", "vae_decoder.o", SOURCE_NAME)
+    size_line = subprocess.run(
+        ["size", "vae_decoder.o"], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout.splitlines()[1]
+    text, data, bss = (int(value) for value in size_line.split()[:3])
+    stack = next(
+        int(line.split("\t")[1])
+        for line in (folder / "vae_decoder.su").read_text().splitlines()
+        if line.split("\t")[0].endswith(f":{FUNCTION_NAME}")
+    )
+    return {"text": text, "data": data, "bss": bss, "stack": stack}
+
+
+def measure(model_name: str, seconds: float) -> dict[str, object]:
+    """One row of the table: sizes and batch-1 times of one model's C decoder."""
+    model_dir = resolve_model_dir(model_name)
+    model = runtime.load(model_dir, threads=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "c"
+        export_c(model_dir, folder)
+        sizes = object_sizes(folder)
+        compile_c(folder, "-shared", "-fPIC", "-o", "libdecoder.so", SOURCE_NAME, "-lm")
+        (folder / "harness.c").write_text(HARNESS)
+        compile_c(folder, "-o", "harness", "harness.c", SOURCE_NAME, "-lm")
+
+        codes = np.random.default_rng(0).standard_normal((N_CODES, model.latent_dim))
+        (folder / "codes.f32").write_bytes(codes.astype("<f4").tobytes())
+        in_c = subprocess.run(
+            ["./harness", "codes.f32", str(C_CALLS)],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+        decoder = getattr(ctypes.CDLL(str(folder / "libdecoder.so")), FUNCTION_NAME)
+        decoder.argtypes = [ctypes.c_void_p] * 3
+        decoder.restype = None
+        z = codes[:1].astype(np.float32)
+        probs = np.empty((1, model.config.input_dim), np.float32)
+        logits = np.empty_like(probs)
+        session = model._decoder  # the bare session, as in benchmarks/latency.py
+        times = time_alternating(
+            [
+                partial(decoder, z.ctypes.data, probs.ctypes.data, logits.ctypes.data),
+                partial(session.run, ["probs"], {"z": z}),
+                partial(model.decode, z),
+            ],
+            seconds,
+        )
+        np.testing.assert_allclose(probs.reshape(model.decode(z).shape), model.decode(z), atol=1e-5)
+    c_us, session_us, runtime_us = (statistics.median(each) * 1e6 for each in times)
+    config = model.config
+    flash = sizes["text"] + sizes["data"]
+    return {
+        "model": model_name,
+        "decoder": "-".join(
+            map(str, (config.latent_dim, *reversed(config.hidden_sizes), config.input_dim))
+        ),
+        "flash: text+data (bytes)": flash,
+        "flash (KiB)": round(flash / 1024, 1),
+        "static RAM: data+bss (bytes)": sizes["data"] + sizes["bss"],
+        "stack (bytes)": sizes["stack"],
+        "C, timed in C (µs)": round(float(in_c.stdout) / 1000, 2),
+        "C via ctypes (µs)": round(c_us, 2),
+        "onnxruntime session (µs)": round(session_us, 2),
+        "runtime decode (µs)": round(runtime_us, 2),
+        "C via ctypes / session": round(c_us / session_us, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="model folders or bundled model names")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing per model")
+    parser.add_argument("--name", default="c_decoder", help="results file name")
+    args = parser.parse_args()
+
+    rows = []
+    for model_name in args.models:
+        rows.append(measure(model_name, args.seconds))
+        print(rows[-1], flush=True)
+    write_report(
+        args.name,
+        "C decoder (cc -std=c99 -O2, x86-64) against onnxruntime, batch 1, one thread",
+        rows,
+        {"seconds": args.seconds, "cflags": CFLAGS, "header": HEADER_NAME},
+    )
+
+
+if __name__ == "__main__":
+    main()
