@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmarks.report import write_report
 from vae_edge import runtime
-from vae_edge.classifier import fit_candidates, predict
+from vae_edge.classifier import LatentClassifier, fit_candidates, predict
 from vae_edge.config import ClassifierOptions
 from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_labels, load_split
@@ -43,7 +43,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def balanced_subset(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of `count` labelled images, `count / 10` of each digit."""
+    """Indices of `count` labelled images, `count / 10` of each digit (all, for all)."""
+    if count >= len(labels):
+        return np.arange(len(labels))
     per_class = count // N_CLASSES
     return np.concatenate(
         [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)]
@@ -59,9 +61,14 @@ def accuracies(features, classifier, images, labels) -> dict[str, float]:
     return result
 
 
-def semi_supervised(model, hidden, train, test) -> list[dict[str, object]]:
-    """Rows of accuracy for each label count, latent and pixel features."""
-    options = ClassifierOptions()
+def semi_supervised(model, train, test) -> tuple[list[dict[str, object]], LatentClassifier]:
+    """Rows of accuracy for each label count, latent and pixel features; and the judge.
+
+    Every classifier here has the shape and training options of the folder's own.
+    """
+    recipe = model.manifest.training["classifier"]
+    hidden = tuple(recipe["hidden_sizes"])
+    options = ClassifierOptions(**recipe["options"])
     rows = []
     for count in LABEL_COUNTS:
         # Each epoch sees 60,000 draws from the labelled subset, so every label count gets
@@ -151,14 +158,14 @@ def main() -> None:
     test = (load_split(folder, "test"), load_labels(folder, "test"))
     for model_dir in args.models:
         model = runtime.load(model_dir, threads=2)
-        hidden = tuple(model.manifest.training["classifier"]["hidden_sizes"])
+        hidden = model.manifest.training["classifier"]["hidden_sizes"]
         name = model_dir.name
-        rows, judge = semi_supervised(model, hidden, train, test)
+        rows, judge = semi_supervised(model, train, test)
         write_report(
             f"recognition_{name}",
             f"{name}: test accuracy (10,000 images) by labels used and pixels flipped",
             rows,
-            {"classifier_hidden_sizes": list(hidden), "label_counts": list(LABEL_COUNTS)},
+            {"classifier_hidden_sizes": hidden, "label_counts": list(LABEL_COUNTS)},
         )
         write_report(
             f"denoising_{name}",
