@@ -33,7 +33,7 @@ def run_graphs(job: dict, out_dir: Path) -> None:
 
 
 def run_runtime(job: dict, out_dir: Path) -> None:
-    """The runtime's public API on every model in the job: generate, encode, reconstruct."""
+    """The runtime's API on every model in the job: generate, encode, reconstruct, classify."""
     from vae_edge import runtime
 
     images = np.load(job["images"])
@@ -46,6 +46,8 @@ def run_runtime(job: dict, out_dir: Path) -> None:
             "logvar": logvar,
             "reconstruct": model.reconstruct(images),
         }
+        if model.has_classifier:
+            results["classify"] = model.classify(images)[1]
         for name, value in results.items():
             np.save(out_dir / f"{key}.{name}.npy", value)
 

@@ -7,11 +7,12 @@ For each release: a throwaway virtual environment, `pip install onnxruntime==V p
 (numpy as pip resolves it, as a user's install goes), then `ort_probe.py` runs there:
 every graph of every bundled model in plain onnxruntime on fixed inputs (the first 1,000
 MNIST test images; 1,000 seeded latent codes; the encoder's means for a classifier), and
-the vae-edge runtime itself from this checkout (generate with a seed, encode,
-reconstruct). Every output is compared with this environment's. Where pip chose numpy 2,
-the same environment is tried again with numpy<2: that separates "the model files load"
-from "the wheel works beside the numpy pip installs". Pip's cache makes reruns quick.
-Prints the table; writes results/ort_versions.md and .json.
+the vae-edge runtime itself from this checkout (generate with a seed, encode, reconstruct,
+and classify where a model has a classifier). Every output is compared with this
+environment's. Where pip chose numpy 2, the same environment is tried again with numpy<2:
+that separates "the model files load" from "the wheel works beside the numpy pip
+installs". Pip's cache makes reruns quick. Prints the table (also with releases that
+behaved alike merged); writes results/ort_versions.md/.json and ort_versions_grouped.*.
 """
 
 from __future__ import annotations
@@ -134,9 +135,14 @@ def make_env(env_dir: Path, *requirements: str) -> Path:
 
 
 def pip_install(python: Path, *requirements: str) -> None:
-    """`pip install` into the environment of `python` (pip runs from this environment)."""
+    """`pip install` into the environment of `python` (pip runs from this environment).
+
+    No bytecode is compiled ahead: it costs seconds (sympy, a dependency of older
+    onnxruntime releases, is large), and a throwaway environment imports little.
+    """
+    command = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", *requirements],
+        [*command, "--no-compile", *requirements],
         check=True,
         capture_output=True,
         text=True,
