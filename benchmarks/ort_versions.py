@@ -151,7 +151,7 @@ def pip_install(python: Path, *requirements: str) -> None:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What `ort_probe.py` reported: versions on success, else the error's last line."""
+    """What `ort_probe.py` reported: versions on success, else one line saying what failed."""
 
     versions: dict[str, str] | None
     error: str | None
