@@ -61,36 +61,48 @@ def accuracies(features, classifier, images, labels) -> dict[str, float]:
     return result
 
 
-def semi_supervised(model, train, test) -> tuple[list[dict[str, object]], LatentClassifier]:
-    """Rows of accuracy for each label count, latent and pixel features; and the judge.
+def labelled_draws(train, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """60,000 draws from a balanced subset of `count` labelled training images.
 
-    Every classifier here has the shape and training options of the folder's own.
+    Each epoch then sees 60,000 examples whatever the label count, so every count gets
+    the same number of optimizer steps (and fresh pixel flips each time).
     """
+    chosen = balanced_subset(train[1], count, np.random.default_rng(0))
+    draws = np.random.default_rng(1).choice(chosen, len(train[1]))
+    return train[0][draws], train[1][draws]
+
+
+def train_like_folder(model, features, width: int, examples) -> LatentClassifier:
+    """A classifier of the folder's own shape and training options, on `features`."""
     recipe = model.manifest.training["classifier"]
-    hidden = tuple(recipe["hidden_sizes"])
     options = ClassifierOptions(**recipe["options"])
+    shape = {"chosen": tuple(recipe["hidden_sizes"])}
+    return fit_candidates(features, *examples, width, options, shape, log=lambda _: None)["chosen"]
+
+
+def pixels(images: np.ndarray) -> np.ndarray:
+    return images
+
+
+def semi_supervised(model, train, test) -> tuple[list[dict[str, object]], LatentClassifier]:
+    """Rows of accuracy for each label count, latent and pixel features; and the judge,
+    the pixel classifier trained on all labels."""
     rows = []
     for count in LABEL_COUNTS:
-        # Each epoch sees 60,000 draws from the labelled subset, so every label count gets
-        # the same number of optimizer steps (and fresh pixel flips each time).
-        chosen = balanced_subset(train[1], count, np.random.default_rng(0))
-        draws = np.random.default_rng(1).choice(chosen, len(train[1]))
-        subset = (train[0][draws], train[1][draws])
+        examples = labelled_draws(train, count)
         for name, features, width in (
             ("latent mu", lambda x: model.encode(x)[0], model.latent_dim),
-            ("pixels", lambda x: x, model.config.input_dim),
+            ("pixels", pixels, model.config.input_dim),
         ):
             if name == "latent mu" and count == len(train[1]):
                 scores = classification_accuracy(model, *test, rates=RATES)
                 result = {f"{rate:.0%}": value for rate, value in scores.items()}
                 source = "classifier.onnx"
             else:
-                classifier = fit_candidates(
-                    features, *subset, width, options, {"chosen": hidden}, log=lambda _: None
-                )["chosen"]
+                classifier = train_like_folder(model, features, width, examples)
                 result = accuracies(features, classifier, *test)
                 source = "trained here"
-                if name == "pixels" and count == len(train[1]):
+                if features is pixels and count == len(train[1]):
                     judge = classifier
             rows.append({"labels": count, "features": name, "source": source, **result})
             print(rows[-1], flush=True)
@@ -116,10 +128,12 @@ def denoising(model, test_images) -> list[dict[str, object]]:
     return rows
 
 
-def digit_generation(model, judge, per_digit: int = 200) -> list[dict[str, object]]:
+def digit_generation(
+    model, judge, confidences: tuple[float, ...], per_digit: int = 200
+) -> list[dict[str, object]]:
     """How often the judge reads generate(digit=d) as d (seed 0), per confidence threshold."""
     rows = []
-    for confidence in CONFIDENCES:
+    for confidence in confidences:
         model_module.DIGIT_CONFIDENCE = confidence
         row: dict[str, object] = {"confidence": confidence}
         started = time.perf_counter()
@@ -152,31 +166,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path, help="model folders with a classifier")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--generation-only",
+        action="store_true",
+        help="skip the accuracy and denoising tables; train only the judge",
+    )
+    parser.add_argument(
+        "--confidences", type=float, nargs="+", default=CONFIDENCES, help="thresholds to try"
+    )
     args = parser.parse_args()
     folder = resolve_data_dir(args.data_dir)
     train = (load_split(folder, "train"), load_labels(folder, "train"))
     test = (load_split(folder, "test"), load_labels(folder, "test"))
     for model_dir in args.models:
         model = runtime.load(model_dir, threads=2)
-        hidden = model.manifest.training["classifier"]["hidden_sizes"]
         name = model_dir.name
-        rows, judge = semi_supervised(model, train, test)
-        write_report(
-            f"recognition_{name}",
-            f"{name}: test accuracy (10,000 images) by labels used and pixels flipped",
-            rows,
-            {"classifier_hidden_sizes": hidden, "label_counts": list(LABEL_COUNTS)},
-        )
-        write_report(
-            f"denoising_{name}",
-            f"{name}: pixel error against the clean test images (10,000)",
-            denoising(model, test[0]),
-            {},
-        )
+        if args.generation_only:
+            all_labels = labelled_draws(train, len(train[1]))
+            judge = train_like_folder(model, pixels, model.config.input_dim, all_labels)
+        else:
+            rows, judge = semi_supervised(model, train, test)
+            write_report(
+                f"recognition_{name}",
+                f"{name}: test accuracy (10,000 images) by labels used and pixels flipped",
+                rows,
+                {"classifier": model.manifest.training["classifier"]["chosen"]},
+            )
+            write_report(
+                f"denoising_{name}",
+                f"{name}: pixel error against the clean test images (10,000)",
+                denoising(model, test[0]),
+                {},
+            )
         write_report(
             f"digit_generation_{name}",
             f"{name}: generate(digit=d), 200 per digit, share a pixel-space judge reads as d",
-            digit_generation(model, judge),
+            digit_generation(model, judge, tuple(args.confidences)),
             {},
         )
         figures(model, name, test[0])

@@ -19,7 +19,7 @@ from vae_edge.config import ClassifierOptions
 from vae_edge.export.classifier_graph import add_classifier
 from vae_edge.export.onnx_export import ExportError
 from vae_edge.mnist import load_labels, load_split
-from vae_edge.models import bundled_model_dir, bundled_model_names
+from vae_edge.models import bundled_model_names
 from vae_edge.runtime import ModelFileError
 from vae_edge.runtime import model as model_module
 from vae_edge.runtime.evaluate import classification_accuracy
@@ -202,22 +202,16 @@ def pixel_judge(labelled):
     return judge
 
 
-# Bundled models that ship a classifier; the default model must be one of them.
-CLASSIFYING = [
-    name
-    for name in bundled_model_names()
-    if runtime.read_manifest(bundled_model_dir(name)).classifier
-]
-
-
-def test_the_default_model_ships_a_classifier():
-    assert "default" in CLASSIFYING
+def test_bundled_models_with_a_classifier_include_default_and_robust():
+    with_classifier = [name for name in bundled_model_names() if runtime.load(name).has_classifier]
+    assert {"default", "robust"} <= set(with_classifier)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", CLASSIFYING)
-def test_generated_digits_are_the_digit_asked_for_by_an_independent_judge(name, pixel_judge):
-    model = runtime.load(name)
+def test_generated_digits_are_the_digit_asked_for_by_an_independent_judge(pixel_judge):
+    # The default model; the robust one's classifier is rarely this confident about prior
+    # samples, so generating from it is slower: benchmarks/recognition.py measures it.
+    model = runtime.load("default")
     generated = np.concatenate([model.generate(100, seed=0, digit=d) for d in range(10)])
     binarized = torch.from_numpy((generated.reshape(1000, 196) >= 0.5).astype(np.float32))
     with torch.no_grad():
