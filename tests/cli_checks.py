@@ -15,3 +15,18 @@ def one_line_error(result: Result, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     return lines[0]
+
+
+def error_after_progress(result: Result, *fragments: str) -> str:
+    """Assert `result` failed, its last line `Error: ...` holding `fragments`, no traceback.
+
+    For commands that print progress lines (training) before they fail.
+    """
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in last, last
+    return last

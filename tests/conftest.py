@@ -40,8 +40,7 @@ def small_run(tmp_path_factory, mnist_dir) -> Path:
 @pytest.fixture(scope="session")
 def small_vae(small_run):
     """The small run's PyTorch VAE, in eval mode."""
-    from vae_edge.checkpoint import load_checkpoint
-    from vae_edge.export.onnx_export import vae_from_checkpoint
+    from vae_edge.checkpoint import load_checkpoint, vae_from_checkpoint
 
     return vae_from_checkpoint(load_checkpoint(small_run))
 

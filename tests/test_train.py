@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_checks import one_line_error
+from cli_checks import error_after_progress, one_line_error
 from click.testing import CliRunner
 from PIL import Image
 
@@ -20,10 +21,11 @@ from vae_edge import train as train_module
 from vae_edge.checkpoint import load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
+from vae_edge.errors import InputError
 from vae_edge.mnist import load_split
 from vae_edge.model import VAE, flip_pixels
 from vae_edge.plots import FIGURE_NAMES
-from vae_edge.train import TrainOptions, train
+from vae_edge.train import TrainingError, TrainOptions, train
 
 SMALL_CONFIG = ModelConfig(latent_dim=4, hidden_sizes=(32,))
 
@@ -34,15 +36,29 @@ def small_data(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return load_split(mnist_dir, "train")[:2000], load_split(mnist_dir, "validation")
 
 
-def run_small(out_dir: Path, data, epochs: int, seed: int = 0, resume_from=None):
-    options = TrainOptions(epochs=epochs, batch_size=64, seed=seed)
+def run_small(
+    out_dir: Path,
+    data,
+    epochs: int,
+    seed: int = 0,
+    resume_from=None,
+    schedule: str = "cosine",
+    stop_after: int | None = None,
+):
+    """Train SMALL_CONFIG; `stop_after` presses Ctrl-C once that epoch is saved."""
+    options = TrainOptions(epochs=epochs, batch_size=64, seed=seed, lr_schedule=schedule)
+
+    def log(line: str) -> None:
+        if stop_after is not None and line.startswith(f"epoch {stop_after:3d}/"):
+            raise KeyboardInterrupt
+
     return train(
         *data,
         out_dir,
         SMALL_CONFIG,
         options,
         resume_from=resume_from,
-        log=lambda _: None,
+        log=log,
         show_progress=False,
     )
 
@@ -63,18 +79,35 @@ def test_same_seed_gives_identical_weights_and_other_seed_does_not(tmp_path, sma
     assert not states_equal(first.model.state_dict(), other.model.state_dict())
 
 
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, small_data):
-    straight = run_small(tmp_path / "straight", small_data, epochs=3)
-    run_small(tmp_path / "split", small_data, epochs=1)
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, small_data, schedule):
+    # Split after epoch 2 of 3, where the cosine rate of epoch 3 depends on the total.
+    straight = run_small(tmp_path / "straight", small_data, epochs=3, schedule=schedule)
+    if schedule == "cosine":  # a 3-epoch run stopped after epoch 2
+        stopped = run_small(tmp_path / "split", small_data, 3, schedule=schedule, stop_after=2)
+    else:  # a finished 2-epoch run, extended: nothing depends on the total
+        stopped = run_small(tmp_path / "split", small_data, 2, schedule=schedule)
+    assert stopped.epochs_done == 2
     resumed = run_small(
         tmp_path / "split",
         small_data,
         epochs=3,
+        schedule=schedule,
         resume_from=load_checkpoint(tmp_path / "split"),
     )
     assert resumed.epochs_done == 3
     assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
     assert [e["train_kl"] for e in resumed.history] == [e["train_kl"] for e in straight.history]
+
+
+def test_resume_refuses_another_total_for_a_cosine_schedule(tmp_path, small_data):
+    run_small(tmp_path, small_data, epochs=2)
+    with pytest.raises(InputError, match="cosine"):
+        run_small(tmp_path, small_data, epochs=3, resume_from=load_checkpoint(tmp_path))
+    result = CliRunner().invoke(
+        main, ["train", "--out", str(tmp_path), "--resume", "--epochs", "3"]
+    )
+    assert "--epochs 3" in one_line_error(result, "cosine")
 
 
 def test_checkpoint_holds_config_history_and_loads_weights_only(tmp_path, small_data):
@@ -125,13 +158,150 @@ def test_train_reports_missing_and_corrupted_data(tmp_path):
 
 
 def test_train_refuses_to_overwrite_a_run_or_resume_with_other_settings(tmp_path, small_data):
-    run_small(tmp_path, small_data, epochs=1)
+    run_small(tmp_path, small_data, epochs=2)
     runner = CliRunner()
     assert "--resume" in one_line_error(runner.invoke(main, ["train", "--out", str(tmp_path)]))
     result = runner.invoke(main, ["train", "--out", str(tmp_path), "--resume", "--latent-dim", "9"])
     assert "--latent-dim" in one_line_error(result)
     result = runner.invoke(main, ["train", "--out", str(tmp_path), "--resume", "--epochs", "1"])
-    assert "already trained 1" in one_line_error(result)
+    assert "already trained 2" in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--lr", "nan"], "--lr"),
+        (["--lr", "inf"], "--lr"),
+        (["--seed", str(2**64)], "--seed"),
+        (["--seed", "-1"], "--seed"),
+        (["--hidden", str(10**12)], "--hidden"),
+        (["--latent-dim", str(10**12)], "--latent-dim"),
+        (["--device", "meta"], "meta"),
+        (["--device", "cuda:99"], "cuda:99"),
+    ],
+)
+def test_train_refuses_option_values_click_lets_through(tmp_path, mnist_dir, args, fragment):
+    result = CliRunner().invoke(
+        main, ["train", *args, "--data-dir", str(mnist_dir), "--out", str(tmp_path / "r")]
+    )
+    assert fragment in one_line_error(result)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_the_last_finite_checkpoint(
+    tmp_path, small_data
+):
+    with pytest.raises(TrainingError, match="not finite"):
+        train(
+            *small_data,
+            tmp_path / "lib",
+            SMALL_CONFIG,
+            TrainOptions(epochs=2, lr=1e30),
+            log=lambda _: None,
+            show_progress=False,
+        )
+    checkpoint = load_checkpoint(tmp_path / "lib")
+    assert checkpoint.epoch == 0
+    assert all(torch.isfinite(value).all() for value in checkpoint.model_state.values())
+    # history.json stays strict JSON (no NaN) however a run ends.
+    json.loads((tmp_path / "lib" / "history.json").read_text(), parse_constant=refuse_constant)
+
+
+def refuse_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not strict JSON")
+
+
+def test_train_cli_stops_a_diverging_run(tmp_path, mnist_dir):
+    args = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--lr", "1e30", "--quiet"]
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main, ["train", *args, "--data-dir", str(mnist_dir), "--out", str(out)]
+    )
+    error_after_progress(result, "not finite", "--lr")
+    assert load_checkpoint(out).epoch == 0
+
+
+def test_bad_data_or_a_missing_checkpoint_leave_no_out_folder(tmp_path, mnist_dir):
+    broken = tmp_path / "broken"
+    shutil.copytree(mnist_dir, broken)
+    (broken / "t10k-labels-idx1-ubyte.gz").unlink()
+    result = CliRunner().invoke(
+        main, ["train", "--data-dir", str(broken), "--out", str(tmp_path / "r")]
+    )
+    one_line_error(result, "t10k-labels")
+    result = CliRunner().invoke(
+        main, ["train", "--resume", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "r2")]
+    )
+    one_line_error(result, "--resume", "checkpoint not found")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
+
+
+def test_a_second_train_into_a_locked_run_folder_fails_in_one_line(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    out.mkdir()
+    with train_module.lock_run_folder(out):
+        result = CliRunner().invoke(
+            main, ["train", "--data-dir", str(mnist_dir), "--out", str(out), "--epochs", "1"]
+        )
+        assert f"pid {os.getpid()}" in one_line_error(result, "another vae-edge train")
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_the_lock_removes_temporaries_of_dead_processes_only(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = tmp_path / f".checkpoint.pt.{dead.stdout.strip()}.0123abcd.tmp"
+    live = tmp_path / f".checkpoint.pt.{os.getpid()}.0123abcd.tmp"
+    orphan.write_bytes(b"35 MB once")
+    live.write_bytes(b"being written")
+    with train_module.lock_run_folder(tmp_path):
+        pass
+    assert not orphan.exists() and live.exists()
+
+
+def test_write_errors_during_training_are_one_line_and_figures_can_be_redrawn(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "samples.png").mkdir()  # a folder where a figure should go
+    args = ["train", "--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--quiet"]
+    args += ["--data-dir", str(mnist_dir), "--out", str(out)]
+    error_after_progress(CliRunner().invoke(main, args), "samples.png", "redraws the figures")
+    (out / "samples.png").rmdir()
+    result = CliRunner().invoke(
+        main, ["train", "--out", str(out), "--resume", "--data-dir", str(mnist_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "redrew its 4 figures" in result.output
+    for name in FIGURE_NAMES:
+        with Image.open(out / name) as image:
+            assert image.format == "PNG"
+
+    blocked = tmp_path / "blocked"
+    (blocked / "history.json").mkdir(parents=True)  # the first checkpoint write fails
+    args[-1] = str(blocked)
+    error_after_progress(CliRunner().invoke(main, args), "history.json", "cannot write")
+
+
+def test_resume_with_other_data_says_so(tmp_path, small_data):
+    messages = []
+    options = TrainOptions(epochs=1, batch_size=64, lr_schedule="constant")
+    train(*small_data, tmp_path, SMALL_CONFIG, options, log=messages.append, show_progress=False)
+    assert not any("warning" in m for m in messages)
+    train(
+        small_data[0][:1000],
+        small_data[1],
+        tmp_path,
+        SMALL_CONFIG,
+        TrainOptions(epochs=2, batch_size=64, lr_schedule="constant"),
+        resume_from=load_checkpoint(tmp_path),
+        log=messages.append,
+        show_progress=False,
+    )
+    assert any("data differ" in m for m in messages)
 
 
 def cli_env(mnist_dir: Path) -> dict[str, str]:
@@ -153,6 +323,8 @@ def test_ctrl_c_leaves_a_checkpoint_that_resume_completes(tmp_path, mnist_dir):
         "64",
         "--latent-dim",
         "4",
+        "--lr-schedule",  # a constant rate: the resumed run may stop short of the 30 epochs
+        "constant",
         "--out",
         str(out_dir),
         "--quiet",

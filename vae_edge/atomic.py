@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+from vae_edge.errors import OutputError
+
+# Temporaries carry the writing process's id, so a later run can tell those of a process
+# that died (kill -9) from those of one still writing: `.NAME.PID.TOKEN.tmp` files and
+# `.vae-edge-PURPOSE-PID-...` folders.
+_ORPHAN_NAME = re.compile(r"^\.(?:.+\.(\d+)\.[0-9a-f]{8}\.tmp|vae-edge-[a-z]+-(\d+)-.+)$")
 
 
 @contextlib.contextmanager
@@ -14,15 +23,18 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success.
 
     The caller writes the temporary file. On any exception (Ctrl-C included) it is
-    removed and `target` is left as it was.
+    removed and `target` is left as it was. An `OSError` (no space, no permission, a
+    folder in the way) becomes an `OutputError` naming `target`.
     """
     target = Path(target)
     tmp_path = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         yield tmp_path
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as error:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, OutputError):
+            raise OutputError(f"{target}: cannot write it ({error.strerror or error})") from error
         raise
 
 
@@ -35,3 +47,33 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 `text` to `target` atomically."""
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def scratch_prefix(purpose: str) -> str:
+    """Name prefix of a scratch folder this process makes (`tempfile.mkdtemp(prefix=...)`)."""
+    return f".vae-edge-{purpose}-{os.getpid()}-"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete temporaries in `folder` whose writing process no longer runs; return them."""
+    removed = []
+    for path in Path(folder).glob(".*"):
+        match = _ORPHAN_NAME.match(path.name)
+        if not match or _process_alive(int(match.group(1) or match.group(2))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

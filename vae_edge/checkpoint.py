@@ -6,6 +6,7 @@ to run code and is never seen half-written.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from typing import Any
 import torch
 
 from vae_edge import __version__
-from vae_edge.atomic import atomic_path
-from vae_edge.config import ModelConfig
-from vae_edge.errors import VaeEdgeError
+from vae_edge.atomic import write_bytes_atomic
+from vae_edge.config import ModelConfig, TrainOptions
+from vae_edge.errors import VaeEdgeError, first_line
+from vae_edge.model import VAE
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
@@ -37,6 +39,12 @@ class Checkpoint:
     rng_state: torch.Tensor
     history: list[dict[str, float]]
     package_version: str = __version__
+    # SHA-256 of the training and validation arrays; None in checkpoints from before.
+    data_fingerprint: str | None = None
+
+    def train_options(self) -> TrainOptions:
+        """The run's TrainOptions (an option added since takes its default)."""
+        return TrainOptions(**self.options)
 
     def save(self, path: str | Path) -> None:
         """Write the checkpoint to `path` atomically."""
@@ -50,9 +58,20 @@ class Checkpoint:
             "optimizer": self.optimizer_state,
             "rng_state": self.rng_state,
             "history": self.history,
+            "data_fingerprint": self.data_fingerprint,
         }
-        with atomic_path(path) as tmp_path:
-            torch.save(payload, tmp_path)
+        # Serialized in memory first: torch.save reports a full disk as a RuntimeError,
+        # a plain write as the OSError that `write_bytes_atomic` names the file by.
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        write_bytes_atomic(path, buffer.getvalue())
+
+
+def vae_from_checkpoint(checkpoint: Checkpoint) -> VAE:
+    """The checkpoint's VAE in eval mode on the CPU."""
+    vae = VAE(checkpoint.config)
+    vae.load_state_dict(checkpoint.model_state)
+    return vae.eval()
 
 
 def checkpoint_path(run_or_checkpoint: str | Path) -> Path:
@@ -69,12 +88,11 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a vae-edge checkpoint (format {CHECKPOINT_FORMAT})")
     try:
-        return Checkpoint(
+        checkpoint = Checkpoint(
             config=ModelConfig.from_dict(payload["config"]),
             options=dict(payload["options"]),
             epoch=int(payload["epoch"]),
@@ -83,6 +101,30 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
             rng_state=payload["rng_state"],
             history=list(payload["history"]),
             package_version=str(payload["package_version"]),
+            data_fingerprint=payload.get("data_fingerprint"),
         )
+        checkpoint.train_options()
     except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: incomplete checkpoint ({error!r})") from None
+        raise CheckpointError(f"{path}: malformed checkpoint ({error!r})") from None
+    _check_fit(checkpoint, path)
+    return checkpoint
+
+
+def _check_fit(checkpoint: Checkpoint, path: Path) -> None:
+    """Refuse a checkpoint whose weights, optimizer or RNG state do not fit its config."""
+    model = VAE(checkpoint.config)
+    try:
+        model.load_state_dict(checkpoint.model_state)  # strict: no missing or extra weight
+        optimizer = torch.optim.Adam(model.parameters())
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+        for parameter in model.parameters():
+            for name, value in optimizer.state.get(parameter, {}).items():
+                if name != "step" and value.shape != parameter.shape:
+                    raise ValueError(f"optimizer state {name} has shape {tuple(value.shape)}")
+        rng_state = checkpoint.rng_state
+        if not isinstance(rng_state, torch.Tensor) or rng_state.dtype != torch.uint8:
+            raise TypeError("the RNG state is not a byte tensor")
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CheckpointError(
+            f"{path}: the checkpoint does not fit its own model config ({first_line(error)})"
+        ) from None

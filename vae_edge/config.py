@@ -6,12 +6,17 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from vae_edge.errors import InputError
+
 # MNIST preprocessing shared by training data and the runtime: 28x28 images are
 # mean-pooled by POOL_FACTOR, then pixels at or above THRESHOLD become 1.
 SOURCE_SIDE = 28
 POOL_FACTOR = 2
 THRESHOLD = 128
 ACTIVATIONS = ("tanh", "relu")
+# Widest layer (hidden or latent) a model may have: 16x the default's widest, and small
+# enough that the largest weight matrix (8192 x 8192, 256 MiB) still fits in memory.
+MAX_LAYER_SIZE = 8192
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -29,12 +34,16 @@ class ModelConfig:
     activation: str = "tanh"
 
     def __post_init__(self) -> None:
-        if self.latent_dim <= 0:
-            raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
-        if not self.hidden_sizes or any(size <= 0 for size in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
+        if not 0 < self.latent_dim <= MAX_LAYER_SIZE:
+            raise InputError(f"latent_dim must be 1 to {MAX_LAYER_SIZE}, got {self.latent_dim}")
+        if not self.hidden_sizes or any(
+            not 0 < size <= MAX_LAYER_SIZE for size in self.hidden_sizes
+        ):
+            raise InputError(
+                f"hidden_sizes must be integers 1 to {MAX_LAYER_SIZE}, got {self.hidden_sizes}"
+            )
         if self.activation not in ACTIVATIONS:
-            raise ValueError(
+            raise InputError(
                 f"unsupported activation {self.activation!r}, expected one of {ACTIVATIONS}"
             )
         object.__setattr__(self, "hidden_sizes", tuple(int(s) for s in self.hidden_sizes))
@@ -80,15 +89,15 @@ class TrainOptions:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"lr must be a positive finite number, got {self.lr}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
+            raise InputError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
         if self.kl_warmup < 0:
-            raise ValueError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
+            raise InputError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
         if not 0 <= self.input_flip <= 0.5:
-            raise ValueError(f"input_flip must be in [0, 0.5], got {self.input_flip}")
+            raise InputError(f"input_flip must be in [0, 0.5], got {self.input_flip}")
 
     def epoch_lr(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""

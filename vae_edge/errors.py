@@ -12,3 +12,13 @@ class VaeEdgeError(Exception):
 
 class InputError(VaeEdgeError, ValueError):
     """An argument or array handed to vae-edge is not what it expects."""
+
+
+class OutputError(VaeEdgeError, OSError):
+    """A file vae-edge writes cannot be written (no space, no permission, a folder in the way)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when the message is empty."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,15 +17,25 @@ import click
 import numpy as np
 import torch
 
-from vae_edge.atomic import write_text_atomic
-from vae_edge.checkpoint import CHECKPOINT_NAME, Checkpoint, load_checkpoint
+from vae_edge.atomic import remove_orphans, write_text_atomic
+from vae_edge.checkpoint import CHECKPOINT_NAME, Checkpoint, CheckpointError, load_checkpoint
 from vae_edge.config import ModelConfig, TrainOptions
+from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.model import VAE, flip_pixels, loss_terms
 
 HISTORY_NAME = "history.json"
+LOCK_NAME = ".vae-edge-train.lock"
 # Validation draws its eps from a generator of its own, so evaluating never shifts the
 # training stream and a resumed run stays bit-identical to an uninterrupted one.
 VALIDATION_SEED_OFFSET = 1_000_003
+
+
+class RunFolderBusy(VaeEdgeError):
+    """Another process is training into the same run folder."""
+
+
+class TrainingError(VaeEdgeError):
+    """Training cannot go on: the loss is no longer a finite number (it diverged)."""
 
 
 @dataclass
@@ -49,17 +62,73 @@ def epoch_record(
     }
 
 
+def data_fingerprint(*arrays: np.ndarray) -> str:
+    """SHA-256 of the arrays' bytes: tells whether a resumed run sees the same data."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def resolve_device(name: str) -> torch.device:
-    """'auto' means a GPU where PyTorch sees one, else the CPU."""
+    """'auto' means a GPU where PyTorch sees one, else the CPU; else cpu, cuda or cuda:N."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"unknown device {name!r}, expected auto, cpu or cuda[:N]") from None
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise InputError(f"unknown device {name!r}, expected auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but PyTorch sees no CUDA GPU")
+        raise InputError(f"device {name!r} requested but PyTorch sees no CUDA GPU")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise InputError(f"device {name!r}: PyTorch sees {torch.cuda.device_count()} GPU(s)")
     return device
+
+
+@contextlib.contextmanager
+def lock_run_folder(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on run folder `out_dir` (Linux/macOS flock) while training.
+
+    A second `train` on the same folder fails at once with `RunFolderBusy` instead of
+    silently overwriting the first one's checkpoints. The kernel drops the lock when the
+    process ends, however it ends.
+    """
+    import fcntl  # POSIX only, like the rest of the training CLI's process handling
+
+    with open(out_dir / LOCK_NAME, "a+") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "another process"
+            raise RunFolderBusy(
+                f"--out {out_dir}: another vae-edge train ({holder}) is using this run "
+                "folder; wait for it or choose another --out"
+            ) from None
+        lock_file.seek(0)
+        lock_file.truncate()
+        lock_file.write(f"pid {os.getpid()}")
+        lock_file.flush()
+        remove_orphans(out_dir)  # checkpoint temporaries of a run killed with -9
+        yield
+
+
+def resumed_options(checkpoint: Checkpoint, epochs: int, device: str) -> TrainOptions:
+    """The run's own options, with the total epochs to reach and the device to use.
+
+    The cosine schedule is a function of the total, so a different total would not give
+    the weights an uninterrupted run of that total reaches: it is refused.
+    """
+    stored = checkpoint.train_options()
+    if stored.lr_schedule == "cosine" and epochs != stored.epochs:
+        raise InputError(
+            f"epochs {epochs} differs from the {stored.epochs} that the run's cosine "
+            "learning-rate schedule spans; resume to that total (runs trained with "
+            "--lr-schedule constant can be extended)"
+        )
+    return TrainOptions(**{**asdict(stored), "epochs": epochs, "device": device})
 
 
 @torch.inference_mode()
@@ -93,17 +162,23 @@ def train(
 
     `train_images` and `validation_images` are binarized float32 arrays [N, 196]. With
     `resume_from`, the model config and options stored in that checkpoint are used, except
-    `options.epochs` and `options.device`: the total number of epochs to reach and where.
-    Ctrl-C stops the run between batches; the checkpoint of the last completed epoch
-    stays usable for resuming.
+    `options.epochs` and `options.device`: the total number of epochs to reach and where
+    (see `resumed_options`). Ctrl-C stops the run between batches; the checkpoint of the
+    last completed epoch stays usable for resuming. A loss that is no longer finite stops
+    the run with `TrainingError`, the checkpoint keeping the last finite epoch.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(options.device)
+    fingerprint = data_fingerprint(train_images, validation_images)
     if resume_from is not None:
         config = resume_from.config
-        overrides = {"epochs": options.epochs, "device": options.device}
-        options = TrainOptions(**{**resume_from.options, **overrides})
+        options = resumed_options(resume_from, options.epochs, options.device)
+        if resume_from.data_fingerprint not in (None, fingerprint):
+            log(
+                "warning: the training or validation data differ from those the run was "
+                "trained on so far; the result will not match an uninterrupted run"
+            )
     torch.manual_seed(options.seed)  # weight initialisation
     model = VAE(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
@@ -111,9 +186,14 @@ def train(
     history: list[dict[str, float]] = []
     start_epoch = 0
     if resume_from is not None:
-        model.load_state_dict(resume_from.model_state)
-        optimizer.load_state_dict(resume_from.optimizer_state)
-        generator.set_state(resume_from.rng_state)
+        try:
+            model.load_state_dict(resume_from.model_state)
+            optimizer.load_state_dict(resume_from.optimizer_state)
+            generator.set_state(resume_from.rng_state)
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(
+                f"{out_dir / CHECKPOINT_NAME}: cannot resume from it ({first_line(error)})"
+            ) from None
         history = list(resume_from.history)
         start_epoch = resume_from.epoch
 
@@ -126,8 +206,10 @@ def train(
             optimizer_state=optimizer.state_dict(),
             rng_state=generator.get_state(),
             history=history,
+            data_fingerprint=fingerprint,
         ).save(out_dir / CHECKPOINT_NAME)
-        write_text_atomic(out_dir / HISTORY_NAME, json.dumps(history, indent=2) + "\n")
+        history_text = json.dumps(history, indent=2, allow_nan=False)
+        write_text_atomic(out_dir / HISTORY_NAME, history_text + "\n")
 
     if resume_from is None:
         save(0)  # so even a run stopped in its first epoch leaves a resumable checkpoint
@@ -146,6 +228,7 @@ def train(
                 options.batch_size,
                 generator,
                 label=f"epoch {epoch}/{options.epochs}",
+                epoch=epoch,
                 kl_weight=options.kl_weight(epoch),
                 input_flip=options.input_flip,
                 show_progress=show_progress,
@@ -153,6 +236,7 @@ def train(
             val_bce, val_kl = evaluate_loss(
                 model, validation_tensor, seed=options.seed + VALIDATION_SEED_OFFSET
             )
+            check_finite(epoch, "validation", val_bce, val_kl)
             history.append(
                 epoch_record(
                     epoch, (train_bce, train_kl), (val_bce, val_kl), time.perf_counter() - started
@@ -166,11 +250,24 @@ def train(
                 f"({history[-1]['seconds']:.1f}s)"
             )
     except KeyboardInterrupt:
-        done = epoch - 1
-        log(f"interrupted: checkpoint holds {done} completed epoch(s); continue with --resume")
-        model.load_state_dict(load_checkpoint(out_dir / CHECKPOINT_NAME).model_state)
-        return TrainResult(model.cpu().eval(), history, done, interrupted=True)
+        saved = load_checkpoint(out_dir / CHECKPOINT_NAME)
+        log(
+            f"interrupted: checkpoint holds {saved.epoch} completed epoch(s); "
+            "continue with --resume"
+        )
+        model.load_state_dict(saved.model_state)
+        return TrainResult(model.cpu().eval(), saved.history, saved.epoch, interrupted=True)
     return TrainResult(model.cpu().eval(), history, epoch, interrupted=False)
+
+
+def check_finite(epoch: int, part: str, bce: float, kl: float) -> None:
+    """Stop a diverged run: a NaN or infinite loss would only spread into the weights."""
+    if not (math.isfinite(bce) and math.isfinite(kl)):
+        raise TrainingError(
+            f"epoch {epoch}: the {part} loss is not finite (reconstruction {bce}, KL {kl}); "
+            f"training stopped, {CHECKPOINT_NAME} keeps epoch {epoch - 1}; "
+            "try a smaller --lr"
+        )
 
 
 def train_epoch(
@@ -183,8 +280,11 @@ def train_epoch(
     show_progress: bool = False,
     kl_weight: float = 1.0,
     input_flip: float = 0.0,
+    epoch: int = 1,
 ) -> tuple[float, float]:
     """One pass over `images` in a random order; returns mean per-image (BCE, KL).
+
+    Raises `TrainingError` at the first batch whose loss is not finite (`epoch` names it).
 
     The optimizer minimizes BCE + kl_weight * KL (kl_weight < 1 only during KL warm-up).
     With `input_flip` > 0 the encoder sees corrupted images (`flip_pixels`) and the BCE
@@ -211,7 +311,9 @@ def train_epoch(
             optimizer.zero_grad(set_to_none=True)
             (bce + kl_weight * kl).backward()
             optimizer.step()
-            bce_total += bce.item() * batch.shape[0]
-            kl_total += kl.item() * batch.shape[0]
+            batch_bce, batch_kl = bce.item(), kl.item()
+            check_finite(epoch, "training", batch_bce, batch_kl)
+            bce_total += batch_bce * batch.shape[0]
+            kl_total += batch_kl * batch.shape[0]
             seen += batch.shape[0]
     return bce_total / seen, kl_total / seen

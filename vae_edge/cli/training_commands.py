@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vae_edge.config import ModelConfig, TrainOptions
+from vae_edge.cli.options import SEED_RANGE, FiniteFloatRange
+from vae_edge.config import MAX_LAYER_SIZE, ModelConfig, TrainOptions
+from vae_edge.errors import VaeEdgeError, first_line
 
 if TYPE_CHECKING:
     from vae_edge.checkpoint import Checkpoint
@@ -45,12 +47,12 @@ def parse_hidden_sizes(_ctx: click.Context, _param: click.Parameter, value: str)
         sizes = tuple(int(part) for part in value.split(","))
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if any(size <= 0 for size in sizes):
-        raise click.BadParameter(f"hidden sizes must be positive, got {value!r}")
+    if any(not 0 < size <= MAX_LAYER_SIZE for size in sizes):
+        raise click.BadParameter(f"hidden sizes must be 1 to {MAX_LAYER_SIZE}, got {value!r}")
     return sizes
 
 
-def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
+def prepare_out_dir(out_dir: Path) -> None:
     """Create `out_dir` and make sure it can be written, or raise a one-line error."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -61,11 +63,6 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
         raise click.ClickException(
             f"--out {out_dir}: cannot write there ({error.strerror})"
         ) from None
-    if not resume and (out_dir / checkpoint_name).exists():
-        raise click.ClickException(
-            f"--out {out_dir} already holds a checkpoint; pass --resume to continue it "
-            "or choose another --out"
-        )
 
 
 @click.command()
@@ -74,7 +71,8 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
     type=click.IntRange(min=1),
     default=TrainOptions.epochs,
     show_default=True,
-    help="Total epochs to train (with --resume: the total to reach).",
+    help="Total epochs to train. With --resume: the total to reach, by default the "
+    "run's own (a cosine schedule's total cannot change).",
 )
 @click.option(
     "--batch-size",
@@ -85,7 +83,7 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
 )
 @click.option(
     "--lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=TrainOptions.lr,
     show_default=True,
     help="Adam learning rate (the peak, with the cosine schedule).",
@@ -114,7 +112,7 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
 )
 @click.option(
     "--latent-dim",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_LAYER_SIZE),
     default=ModelConfig.latent_dim,
     show_default=True,
     help="Size of the latent code z.",
@@ -124,11 +122,12 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
     default=",".join(map(str, ModelConfig.hidden_sizes)),
     show_default=True,
     callback=parse_hidden_sizes,
-    help="Encoder hidden sizes, comma-separated; the decoder mirrors them.",
+    help=f"Encoder hidden sizes, comma-separated, each at most {MAX_LAYER_SIZE}; "
+    "the decoder mirrors them.",
 )
 @click.option(
     "--seed",
-    type=int,
+    type=SEED_RANGE,
     default=TrainOptions.seed,
     show_default=True,
     help="Seed for weights, batch order and sampling: same seed, same result.",
@@ -151,7 +150,8 @@ def prepare_out_dir(out_dir: Path, resume: bool, checkpoint_name: str) -> None:
 @click.option(
     "--resume",
     is_flag=True,
-    help="Continue the run in --out from its checkpoint, with its own settings.",
+    help="Continue the run in --out from its checkpoint, with its own settings; "
+    "on a finished run, redraw its figures.",
 )
 @click.option(
     "--device",
@@ -181,69 +181,114 @@ def train(
     checkpoint_module = import_training_module("vae_edge.checkpoint")
     plots = import_training_module("vae_edge.plots")
     from vae_edge.download import resolve_data_dir
-    from vae_edge.mnist import DataError, load_split
+    from vae_edge.mnist import load_labeled_split
 
-    prepare_out_dir(out_dir, resume, checkpoint_module.CHECKPOINT_NAME)
-    config = ModelConfig(latent_dim=latent_dim, hidden_sizes=hidden)
-    options = TrainOptions(
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        lr_schedule=lr_schedule,
-        kl_warmup=kl_warmup,
-        input_flip=input_flip,
-        seed=seed,
-        device=device,
-    )
-    resume_from = None
-    if resume:
-        try:
-            resume_from = checkpoint_module.load_checkpoint(out_dir)
-        except checkpoint_module.CheckpointError as error:
-            raise click.ClickException(f"--resume: {error}") from None
-        given = {
-            "latent_dim": latent_dim,
-            "hidden": hidden,
-            "batch_size": batch_size,
-            "lr": lr,
-            "lr_schedule": lr_schedule,
-            "kl_warmup": kl_warmup,
-            "input_flip": input_flip,
-            "seed": seed,
-        }
-        check_resume_settings(resume_from, given)
-        if resume_from.epoch >= epochs:
-            raise click.ClickException(
-                f"{out_dir} has already trained {resume_from.epoch} epoch(s); "
-                f"pass --epochs larger than that to continue"
-            )
+    checkpoint_file = out_dir / checkpoint_module.CHECKPOINT_NAME
     try:
+        config = ModelConfig(latent_dim=latent_dim, hidden_sizes=hidden)
+        options = TrainOptions(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            lr_schedule=lr_schedule,
+            kl_warmup=kl_warmup,
+            input_flip=input_flip,
+            seed=seed,
+            device=device,
+        )
         training.resolve_device(device)
+        if resume:  # settings are checked before the data load; again under the lock
+            load_resumed_run(checkpoint_module, training, out_dir, options)
+        elif checkpoint_file.exists():
+            raise click.ClickException(
+                f"--out {out_dir} already holds a checkpoint; pass --resume to continue it "
+                "or choose another --out"
+            )
+        # The data are checked before --out is touched, so bad data leave no folder behind.
         folder = resolve_data_dir(data_dir)
-        train_images = load_split(folder, "train")
-        validation_images = load_split(folder, "validation")
-    except (DataError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+        train_images, _ = load_labeled_split(folder, "train")
+        validation_images, _ = load_labeled_split(folder, "validation")
+    except VaeEdgeError as error:
+        raise click.ClickException(first_line(error)) from None
 
-    shown = resume_from.config if resume_from else config
-    layers = "-".join(map(str, (shown.input_dim, *shown.hidden_sizes, shown.latent_dim)))
-    click.echo(
-        f"{'resuming' if resume_from else 'training'} VAE {layers} on {len(train_images)} "
-        f"images (validation {len(validation_images)}) from {folder}; writing {out_dir}"
-    )
-    result = training.train(
-        train_images,
-        validation_images,
-        out_dir,
-        config,
-        options,
-        resume_from=resume_from,
-        show_progress=not quiet,
-    )
-    if result.interrupted:
-        raise SystemExit(130)
-    figures = plots.plot_run(result.model, result.history, train_images, validation_images, out_dir)
+    prepare_out_dir(out_dir)
+    try:
+        with training.lock_run_folder(out_dir):
+            resume_from = None
+            if resume:
+                resume_from, options = load_resumed_run(
+                    checkpoint_module, training, out_dir, options
+                )
+                if resume_from.epoch == options.epochs:
+                    model = checkpoint_module.vae_from_checkpoint(resume_from)
+                    figures = plots.plot_run(
+                        model, resume_from.history, train_images, validation_images, out_dir
+                    )
+                    click.echo(
+                        f"{out_dir} has trained all {resume_from.epoch} epochs; "
+                        f"redrew its {len(figures)} figures"
+                    )
+                    return
+            elif checkpoint_file.exists():  # another run started there while data loaded
+                raise click.ClickException(f"--out {out_dir} already holds a checkpoint")
+            shown = resume_from.config if resume_from else config
+            layers = "-".join(map(str, (shown.input_dim, *shown.hidden_sizes, shown.latent_dim)))
+            click.echo(
+                f"{'resuming' if resume_from else 'training'} VAE {layers} on "
+                f"{len(train_images)} images (validation {len(validation_images)}) "
+                f"from {folder}; writing {out_dir}"
+            )
+            result = training.train(
+                train_images,
+                validation_images,
+                out_dir,
+                config,
+                options,
+                resume_from=resume_from,
+                show_progress=not quiet,
+            )
+            if result.interrupted:
+                raise SystemExit(130)
+            try:
+                figures = plots.plot_run(
+                    result.model, result.history, train_images, validation_images, out_dir
+                )
+            except VaeEdgeError as error:
+                raise click.ClickException(
+                    f"{first_line(error)}; the run is trained, "
+                    f"`vae-edge train --out {out_dir} --resume` redraws the figures"
+                ) from None
+    except VaeEdgeError as error:
+        raise click.ClickException(first_line(error)) from None
     click.echo(f"wrote checkpoint.pt, history.json and {len(figures)} figures to {out_dir}")
+
+
+def load_resumed_run(
+    checkpoint_module: ModuleType, training: ModuleType, out_dir: Path, options: TrainOptions
+) -> tuple[Checkpoint, TrainOptions]:
+    """The checkpoint to resume, checked against the command line, and the run's options.
+
+    The total epochs are the run's own unless --epochs was given.
+    """
+    try:
+        checkpoint = checkpoint_module.load_checkpoint(out_dir)
+    except checkpoint_module.CheckpointError as error:
+        raise click.ClickException(f"--resume: {first_line(error)}") from None
+    ctx = click.get_current_context()
+    given = {name: ctx.params[name] for name in RESUMED_SETTINGS}
+    check_resume_settings(checkpoint, given)
+    epochs = options.epochs
+    if ctx.get_parameter_source("epochs") != click.core.ParameterSource.COMMANDLINE:
+        epochs = checkpoint.train_options().epochs
+    if checkpoint.epoch > epochs:
+        raise click.ClickException(
+            f"{out_dir} has already trained {checkpoint.epoch} epoch(s); "
+            "pass --epochs larger than that to continue"
+        )
+    try:
+        return checkpoint, training.resumed_options(checkpoint, epochs, options.device)
+    except VaeEdgeError as error:
+        raise click.ClickException(f"--epochs {epochs}: {first_line(error)}") from None
 
 
 def check_resume_settings(checkpoint: Checkpoint, given: dict[str, object]) -> None:

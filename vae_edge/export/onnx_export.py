@@ -66,13 +66,6 @@ class DecoderWithProbs(nn.Module):
         return torch.sigmoid(logits), logits
 
 
-def vae_from_checkpoint(checkpoint: Checkpoint) -> VAE:
-    """The checkpoint's VAE in eval mode on the CPU."""
-    vae = VAE(checkpoint.config)
-    vae.load_state_dict(checkpoint.model_state)
-    return vae.eval()
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the exporter's progress lines and warnings; errors still propagate."""
