@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +25,7 @@ import vae_edge
 from vae_edge.checkpoint import load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
-from vae_edge.export import export_model
+from vae_edge.export import ExportError, export_model
 from vae_edge.export.onnx_export import RANDOM_OPS
 from vae_edge.export.validate import validate
 from vae_edge.mnist import load_split
@@ -225,3 +230,108 @@ def test_force_replaces_a_model(tmp_path, small_run):
     (model_dir / "decoder.onnx").write_bytes(b"damaged")
     assert invoke(small_run, "-o", model_dir, "--force").exit_code == 0
     read_manifest(model_dir)
+
+
+def test_a_nan_model_fails_validation_and_never_replaces_a_good_one(tmp_path, small_run):
+    model_dir = tmp_path / "model"
+    assert invoke(small_run, "-o", model_dir).exit_code == 0
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    checkpoint = load_checkpoint(small_run)
+    weights = {name: value.clone() for name, value in checkpoint.model_state.items()}
+    next(iter(weights.values()))[0, 0] = float("nan")  # one diverged weight spreads to all
+    diverged = tmp_path / "diverged.pt"
+    dataclasses.replace(checkpoint, model_state=weights).save(diverged)
+    error = one_line_error(invoke(diverged, "-o", model_dir, "--force"), "validation FAILED")
+    assert "NaN or infinite" in error
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
+
+
+def test_force_swaps_the_whole_folder_and_leaves_no_scratch(tmp_path, small_run, monkeypatch):
+    model_dir = tmp_path / "model"
+    export_model(load_checkpoint(small_run), model_dir)
+    old_inode = model_dir.stat().st_ino
+    # Graphs are never moved file by file into the live folder (the old code deleted the
+    # manifest, then moved graphs: a failure there lost the old model).
+    real_replace = os.replace
+
+    def no_moves_into_the_model(source, target):
+        assert Path(target).parent != model_dir, f"moved {source} into the live folder"
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", no_moves_into_the_model)
+    manifest, _ = export_model(load_checkpoint(small_run), model_dir, atol=2e-5)
+    assert model_dir.stat().st_ino != old_inode  # a new folder took the old one's place
+    assert read_manifest(model_dir).validation["atol"] == 2e-5 == manifest.validation["atol"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert model_dir.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
+
+
+def test_the_fallback_swap_restores_the_old_model_when_the_second_rename_fails(
+    tmp_path, small_run, monkeypatch
+):
+    from vae_edge import export as export_module
+
+    model_dir = tmp_path / "model"
+    export_model(load_checkpoint(small_run), model_dir)
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
+    monkeypatch.setattr(export_module, "_exchange", lambda first, second: False)
+    real_rename = os.rename
+
+    def failing_rename(source, target):
+        # The new folder's rename onto the target fails; the restoring one is let through.
+        if Path(target) == model_dir and not str(source).endswith(".old"):
+            raise OSError(28, "No space left on device")
+        return real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(ExportError, match="folder is unchanged"):
+        export_model(load_checkpoint(small_run), model_dir, atol=2e-5)
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    monkeypatch.setattr(os, "rename", real_rename)
+    export_model(load_checkpoint(small_run), model_dir, atol=2e-5)  # the fallback works
+    assert read_manifest(model_dir).validation["atol"] == 2e-5
+
+
+def test_export_refuses_to_replace_a_folder_holding_other_files(tmp_path, small_run):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "notes.txt").write_text("mine")
+    one_line_error(invoke(small_run, "-o", tmp_path / "model", "--force"), "notes.txt")
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["notes.txt"]
+
+
+def test_export_removes_scratch_folders_of_killed_exports(tmp_path, small_run):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    orphan = tmp_path / f".vae-edge-export-{dead}-0badc0de"
+    orphan.mkdir()
+    (orphan / "encoder.onnx").write_bytes(b"half")
+    export_model(load_checkpoint(small_run), tmp_path / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_export_refuses_an_infinite_atol(tmp_path, small_run):
+    one_line_error(invoke(small_run, "-o", tmp_path / "model", "--atol", "inf"), "--atol")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_export_is_one_line_exit_130_and_leaves_nothing(tmp_path, small_run):
+    command = [sys.executable, "-c", "from vae_edge.cli import main; main()", "export"]
+    process = subprocess.Popen(
+        [*command, str(small_run), "-o", str(tmp_path / "model")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".vae-edge-export-*")) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130, output
+    assert output.strip() == "interrupted"
+    assert list(tmp_path.iterdir()) == []

@@ -19,12 +19,16 @@ from vae_edge.cli import (
     web_commands,
 )
 
+# Exit status of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_STATUS = 130
+
 
 class OneLineErrorGroup(click.Group):
     """A group whose commands report a bad option value in one line, like other errors.
 
     Click prints a usage block before such an error; dropping the error's context keeps
-    just `Error: Invalid value for '--epochs': 0 is not in the range x>=1.`
+    just `Error: Invalid value for '--epochs': 0 is not in the range x>=1.` Ctrl-C
+    anywhere ends with one line and status 130 (click itself would say "Aborted!", 1).
     """
 
     def invoke(self, ctx: click.Context) -> object:
@@ -33,6 +37,9 @@ class OneLineErrorGroup(click.Group):
         except click.UsageError as error:
             error.ctx = None
             raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(INTERRUPTED_STATUS)
 
 
 @click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from vae_edge.cli.options import FiniteFloatRange
 from vae_edge.cli.training_commands import import_training_module
+from vae_edge.errors import VaeEdgeError, first_line
 
 
 @click.command()
@@ -31,7 +33,7 @@ from vae_edge.cli.training_commands import import_training_module
 )
 @click.option(
     "--atol",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     default=1e-5,
     show_default=True,
     help="Largest |onnx - torch| difference the export accepts.",
@@ -74,10 +76,8 @@ def export(
         manifest, results = exporting.export_model(
             checkpoint, model_dir, opset=opset, atol=atol, quantize=quantize, ort_format=ort_format
         )
-    except (checkpoint_module.CheckpointError, exporting.ExportError) as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:
-        raise click.ClickException(f"-o {model_dir}: cannot write there ({error})") from None
+    except VaeEdgeError as error:
+        raise click.ClickException(first_line(error)) from None
     click.echo(f"float32: {results[0].summary()}")
     if quantize is not None:
         click.echo(

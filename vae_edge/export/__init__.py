@@ -1,30 +1,47 @@
 """Export: a training checkpoint becomes a validated model folder for the runtime.
 
-`export_model` exports into a scratch folder, validates the graphs against PyTorch,
-optionally quantizes them, and only then moves them into place, manifest last.
+`export_model` builds the complete new folder (graphs, then manifest) as a scratch
+sibling of the target, validates the graphs against PyTorch, optionally quantizes them,
+and only then swaps the scratch folder in for the target (`replace_folder`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
-from vae_edge.atomic import write_text_atomic
-from vae_edge.checkpoint import Checkpoint
+from vae_edge.atomic import remove_orphans, scratch_prefix, write_text_atomic
+from vae_edge.checkpoint import Checkpoint, vae_from_checkpoint
+from vae_edge.errors import OutputError
 from vae_edge.export.onnx_export import (
     ExportError,
     build_manifest,
-    vae_from_checkpoint,
     write_graphs,
 )
 from vae_edge.export.ort_format import ORT_FORMAT_FILES, write_ort_format
 from vae_edge.export.quantize import QUANTIZATIONS, quantize_graph
 from vae_edge.export.validate import DEFAULT_ATOL, ValidationResult, validate
-from vae_edge.runtime.manifest import DECODER_NAME, ENCODER_NAME, MANIFEST_NAME, Manifest
+from vae_edge.runtime.manifest import (
+    CLASSIFIER_NAME,
+    DECODER_NAME,
+    ENCODER_NAME,
+    MANIFEST_NAME,
+    Manifest,
+)
 
 __all__ = ["DEFAULT_ATOL", "ORT_FORMAT_FILES", "QUANTIZATIONS", "ExportError", "export_model"]
+
+# What a model folder may hold; a folder with anything else is not replaced wholesale.
+MODEL_FILES = frozenset(
+    {MANIFEST_NAME, ENCODER_NAME, DECODER_NAME, CLASSIFIER_NAME, *ORT_FORMAT_FILES}
+)
+# renameat2(2): swap two paths in one step (Linux 3.15+; ext4, xfs, btrfs, tmpfs, ...).
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 def export_model(
@@ -42,11 +59,21 @@ def export_model(
     `model_dir` is left untouched. With `quantize="int8"` the graphs are then quantized
     and their (larger, expected) difference from PyTorch is measured and recorded.
     With `ort_format` the final graphs are also converted to ORT format (`ort_format.py`).
+    An existing `model_dir` (a model folder) is replaced so that at every instant it
+    holds the complete old model or the complete new one.
     Returns the manifest and the validation results (float, then quantized if any).
     """
     vae = vae_from_checkpoint(checkpoint)
-    with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".vae-edge-export-") as tmp:
-        scratch = Path(tmp)
+    if model_dir.is_symlink():  # replace the folder it points to, not the link
+        model_dir = model_dir.resolve()
+    check_replaceable(model_dir)
+    remove_orphans(model_dir.parent)  # scratch folders of exports killed with -9
+    scratch = model_dir.parent / f"{scratch_prefix('export')}{secrets.token_hex(4)}"
+    try:
+        scratch.mkdir()  # a plain mkdir: the folder gets the user's usual permissions
+    except OSError as error:
+        raise OutputError(f"-o {model_dir}: cannot write there ({error.strerror})") from None
+    try:
         write_graphs(vae, scratch, opset)
         results = [validate(scratch, vae, atol)]
         if not results[0].passed:
@@ -56,31 +83,76 @@ def export_model(
                 quantize_graph(scratch / name, scratch / f"{quantize}-{name}", quantize)
                 (scratch / f"{quantize}-{name}").replace(scratch / name)
             results.append(validate(scratch, vae, atol))
+            if not results[-1].finite:
+                raise ExportError(f"{quantize}: {results[-1].summary()}")
         if ort_format:
             write_ort_format(scratch)
         manifest = build_manifest(scratch, checkpoint, quantize or "float32", results[-1].to_dict())
-        _move_into_place(scratch, model_dir, manifest.to_json())
+        write_text_atomic(scratch / MANIFEST_NAME, manifest.to_json())
+        try:
+            replace_folder(scratch, model_dir)
+        except OSError as error:
+            raise ExportError(
+                f"-o {model_dir}: cannot move the new model into place "
+                f"({error.strerror or error}); the folder is unchanged"
+            ) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # after a swap: the old model
     return manifest, results
 
 
-def _move_into_place(scratch: Path, model_dir: Path, manifest_text: str) -> None:
-    """Move the validated graphs (and ORT files) from `scratch` into `model_dir`, then the manifest.
+def check_replaceable(model_dir: Path) -> None:
+    """Refuse to replace a folder that holds anything besides a model's own files."""
+    if not model_dir.is_dir():
+        return
+    others = sorted(p.name for p in model_dir.iterdir() if p.name not in MODEL_FILES)
+    if others:
+        raise ExportError(
+            f"-o {model_dir} holds files that are not part of a model ({others[0]}, ...); "
+            "export into a new folder or one holding only a model"
+        )
 
-    The old manifest goes first and the new one comes last, so the folder never pairs a
-    manifest with graphs it does not describe. A folder this call created is removed
-    again if anything fails.
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put folder `new` at `target`, a sibling; afterwards `new` holds the old `target`.
+
+    Where the kernel and file system can swap two paths in one step, `target` holds the
+    complete old or the complete new folder at every instant. Elsewhere the old folder
+    is renamed aside first, leaving `target` absent (never partial) for the instant
+    between two renames, and renamed back if the second rename fails.
     """
-    created = not model_dir.exists()
-    model_dir.mkdir(exist_ok=True)
+    if not target.exists():
+        os.rename(new, target)
+    elif not _exchange(new, target):
+        aside = new.with_name(new.name + ".old")
+        os.rename(target, aside)
+        try:
+            os.rename(new, target)
+        except BaseException:
+            os.rename(aside, target)
+            raise
+        os.rename(aside, new)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically with renameat2; False where that is not supported."""
     try:
-        (model_dir / MANIFEST_NAME).unlink(missing_ok=True)  # the folder is incomplete now
-        for name in ORT_FORMAT_FILES:  # an earlier export's, converted from other graphs
-            (model_dir / name).unlink(missing_ok=True)
-        for name in (ENCODER_NAME, DECODER_NAME, *ORT_FORMAT_FILES):
-            if (scratch / name).exists():
-                os.replace(scratch / name, model_dir / name)  # scratch is a sibling: a rename
-        write_text_atomic(model_dir / MANIFEST_NAME, manifest_text)
-    except BaseException:
-        if created:
-            shutil.rmtree(model_dir, ignore_errors=True)
-        raise
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without renameat2
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    status = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if status == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))

@@ -40,8 +40,15 @@ class ValidationResult:
         return self.atol * self.logit_scale if name == "logits" else self.atol
 
     @property
+    def finite(self) -> bool:
+        """False when either side produced NaN or infinity somewhere (recorded as inf)."""
+        return all(np.isfinite(value) for value in self.worst.values())
+
+    @property
     def passed(self) -> bool:
-        return all(value <= self.tolerance(name) for name, value in self.worst.items())
+        return self.finite and all(
+            value <= self.tolerance(name) for name, value in self.worst.items()
+        )
 
     def to_dict(self) -> dict[str, object]:
         """The manifest's record of this check."""
@@ -61,6 +68,8 @@ class ValidationResult:
     def summary(self) -> str:
         """One line: the verdict, each output's worst difference and the tolerances."""
         verdict = "ok" if self.passed else "FAILED"
+        if not self.finite:
+            verdict += " (NaN or infinite outputs: the model has diverged)"
         return (
             f"validation {verdict}: {self.differences()}; "
             f"tolerance {self.atol:.0e}, logits {self.tolerance('logits'):.0e}"
@@ -107,6 +116,8 @@ def validate(
         )
         result.logit_scale = max(result.logit_scale, float(np.abs(expected["logits"]).max()))
         for name, value in expected.items():
-            difference = float(np.max(np.abs(actual[name] - value)))
+            finite = np.isfinite(value).all() and np.isfinite(actual[name]).all()
+            # max(0.0, nan) is 0.0: a non-finite output must not read as a perfect match.
+            difference = float(np.max(np.abs(actual[name] - value))) if finite else np.inf
             result.worst[name] = max(result.worst.get(name, 0.0), difference)
     return result
