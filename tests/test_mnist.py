@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
 
-from vae_edge.mnist import DataError, load_labels, load_split, pool_and_binarize, read_idx
+from vae_edge.mnist import (
+    DataError,
+    load_labeled_split,
+    load_labels,
+    load_split,
+    pool_and_binarize,
+    read_idx,
+)
 
 
 def write_idx(path, array: np.ndarray) -> None:
@@ -109,3 +118,65 @@ def test_labels_come_in_the_order_and_count_of_the_images(mnist_dir, split, coun
     assert set(np.unique(labels)) == set(range(10))
     # The official files' first test labels: 7, 2, 1, 0, 4.
     assert split == "train" or labels[:5].tolist() == [7, 2, 1, 0, 4]
+
+
+@pytest.mark.parametrize(
+    ("images", "fragment"),
+    [
+        (np.zeros((3, 56, 56)), r"expected N > 0 images of 28x28 pixels, got shape \(3, 56, 56\)"),
+        (np.zeros((0, 28, 28)), r"got shape \(0, 28, 28\)"),
+        (np.zeros((3, 784)), r"got shape \(3, 784\)"),
+    ],
+)
+def test_images_of_another_shape_or_none_are_refused_at_load_naming_the_file(
+    tmp_path, images, fragment
+):
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    with pytest.raises(DataError, match=fragment) as error:
+        load_split(tmp_path, "train")
+    assert str(tmp_path / "train-images-idx3-ubyte") in str(error.value)
+
+
+def test_labels_must_be_as_many_as_the_images(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((5, 28, 28)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(4))
+    with pytest.raises(DataError, match="4 labels for 5 images") as error:
+        load_labeled_split(tmp_path, "train")
+    assert str(tmp_path / "train-labels-idx1-ubyte") in str(error.value)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.arange(5))
+    images, labels = load_labeled_split(tmp_path, "train")
+    assert images.shape == (5, 196) and labels.tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def zeros_gzip() -> bytes:
+    """300 MB of zeros as one gzip member of about 0.3 MB, compressed in 1 MB steps."""
+    compressor = zlib.compressobj(wbits=31)  # 31: gzip framing
+    block = bytes(2**20)
+    parts = [compressor.compress(block) for _ in range(300)]
+    return b"".join([*parts, compressor.flush()])
+
+
+@pytest.mark.parametrize(
+    ("header", "fragment"),
+    [
+        (b"", "bad magic number"),  # all zeros: type byte 0
+        (bytes([0, 0, 8, 3]) + np.array([1, 28, 28], ">u4").tobytes(), "holds more"),
+        (bytes([0, 0, 8, 3]) + np.array([2**20, 2**10, 2**10], ">u4").tobytes(), "more than"),
+    ],
+)
+def test_a_gzip_bomb_is_refused_from_its_header_without_filling_memory(
+    tmp_path, zeros_gzip, header, fragment
+):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    # gzip members concatenate: the header's member, then the 300 MB of zeros.
+    path.write_bytes(gzip.compress(header) + zeros_gzip)
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=fragment):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20

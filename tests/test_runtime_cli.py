@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +17,9 @@ from runtime_fixtures import build_model_dir
 from vae_edge import runtime
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
+from vae_edge.errors import InputError
 from vae_edge.mnist import IMAGE_FILES, find_idx_file, read_idx
+from vae_edge.runtime.model import VAEModel
 
 CONFIG = ModelConfig(latent_dim=5, hidden_sizes=(12, 8))
 
@@ -269,3 +273,46 @@ def test_a_broken_model_folder_is_one_line_and_leaves_no_file(
     result = invoke(command, *inputs, "--model", broken)
     one_line_error(result, fragment)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["generate", "-n", str(10**6)], ["50,000,000"]),
+        (["generate", "--nrow", str(10**9)], ["1000000000 per row"]),
+        (["generate", "--scale", str(10**5)], ["scale 100000"]),
+        (["interpolate", "{digit}", "{digit}", "--steps", str(10**9)], ["50,000,000"]),
+        (["generate", "--threads", "10000"], ["--threads"]),
+        (["bench", "--seconds", "inf"], ["--seconds"]),
+        (["evaluate", "--seed", "-1"], ["--seed"]),
+        (["reconstruct", "{tmp}/fifo", "-o", "{tmp}/r.png"], ["fifo", "not an image"]),
+    ],
+)
+def test_outputs_beyond_the_limits_are_refused_at_once(
+    tmp_path, model_dir, digits, args, fragments
+):
+    os.mkfifo(tmp_path / "fifo")  # opening it for reading would block forever
+    filled = [arg.format(tmp=tmp_path, digit=digits[0]) for arg in args]
+    started = time.perf_counter()
+    result = invoke(*filled, "--model", model_dir)
+    one_line_error(result, *fragments)
+    assert time.perf_counter() - started < 5  # refused before any work, not after
+    assert [p.name for p in tmp_path.iterdir()] == ["fifo"]
+
+
+def test_a_programming_error_keeps_its_traceback(tmp_path, model_dir, monkeypatch):
+    def broken_generate(self, n, seed=None, chunk_size=4096):
+        raise ValueError("a bug, not a user mistake")
+
+    monkeypatch.setattr(VAEModel, "generate", broken_generate)
+    result = invoke("generate", "-o", tmp_path / "g.png", "--model", model_dir)
+    assert isinstance(result.exception, ValueError)  # not turned into a one-line error
+
+
+def test_an_error_with_an_empty_message_is_still_one_line(tmp_path, model_dir, monkeypatch):
+    def empty_error(self, n, seed=None, chunk_size=4096):
+        raise InputError("")
+
+    monkeypatch.setattr(VAEModel, "generate", empty_error)
+    result = invoke("generate", "-o", tmp_path / "g.png", "--model", model_dir)
+    assert one_line_error(result) == "Error: InputError"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -16,10 +17,11 @@ from runtime_fixtures import (
     refresh_hashes,
 )
 
+import vae_edge
 from vae_edge import runtime
 from vae_edge.config import ModelConfig
-from vae_edge.models import bundled_model_dir, bundled_model_names
-from vae_edge.runtime import DEFAULT_MODEL_DIR, ModelFileError
+from vae_edge.models import bundled_model_names
+from vae_edge.runtime import ModelFileError
 
 LATENT = SMALL_CONFIG.latent_dim
 ATOL = 1e-6
@@ -175,7 +177,6 @@ def test_bad_images_raise_value_errors_saying_what_was_expected(model, images, m
 def test_model_describes_itself_from_the_manifest(model, built):
     assert model.config == SMALL_CONFIG
     assert (model.latent_dim, model.image_side) == (LATENT, 14)
-    assert model.manifest.opset == 18
     assert model.model_dir == built[0]
     assert "latent_dim=4" in repr(model)
 
@@ -191,12 +192,19 @@ def test_missing_folder_is_named(tmp_path):
         runtime.load(tmp_path / "nowhere")
 
 
-def test_bundled_models_load_by_name_and_the_default_without_one():
+def test_bundled_models_load_by_name_and_the_default_without_one(tmp_path, monkeypatch):
     # The bundled folders are package data: a checkout and an install both have them.
-    assert "default" in bundled_model_names()
-    for name in bundled_model_names():
-        assert runtime.load(name).model_dir == bundled_model_dir(name)
-    assert runtime.load().model_dir == DEFAULT_MODEL_DIR == bundled_model_dir("default")
+    monkeypatch.chdir(tmp_path)  # no folder of that name here: the name alone must resolve
+    package_models = Path(vae_edge.__file__).parent / "models"
+    names = sorted(p.name for p in package_models.iterdir() if (p / "manifest.json").is_file())
+    assert "default" in names and bundled_model_names() == names
+    for name in names:
+        model = runtime.load(name)
+        assert model.model_dir.resolve() == (package_models / name).resolve()
+        assert model.generate(2, seed=0).shape == (2, model.image_side, model.image_side)
+    assert runtime.load().model_dir.resolve() == (package_models / "default").resolve()
+    with pytest.raises(ModelFileError, match="no bundled model has that name"):
+        runtime.load("no-such-model")
 
 
 def test_a_folder_wins_over_a_bundled_model_of_the_same_name(built, monkeypatch):

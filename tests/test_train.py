@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +20,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from vae_edge import train as train_module
-from vae_edge.checkpoint import load_checkpoint
+from vae_edge.checkpoint import CheckpointError, load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
 from vae_edge.errors import InputError
@@ -436,3 +438,49 @@ def test_denoising_training_encodes_flipped_images_and_scores_the_clean_ones(
     train_module.train_epoch(model, optimizer, images, 256, generator)
     assert len(encoded) == 4
     assert torch.equal(encoded[2], scored[2])  # input_flip 0: the encoder sees clean images
+
+
+def damaged_checkpoint(checkpoint, damage: str):
+    """A copy of `checkpoint` that loads as a file but does not fit its own config."""
+    weights = dict(checkpoint.model_state)
+    if damage == "weights of another shape":
+        return dataclasses.replace(
+            checkpoint, config=dataclasses.replace(checkpoint.config, latent_dim=3)
+        )
+    if damage == "a missing weight":
+        weights.pop(next(iter(weights)))
+        return dataclasses.replace(checkpoint, model_state=weights)
+    if damage == "an unknown option":
+        return dataclasses.replace(checkpoint, options={**checkpoint.options, "warp": 9})
+    if damage == "an optimizer state of another shape":
+        optimizer = copy.deepcopy(checkpoint.optimizer_state)
+        optimizer["state"][0]["exp_avg"] = torch.zeros(3)
+        return dataclasses.replace(checkpoint, optimizer_state=optimizer)
+    return dataclasses.replace(checkpoint, rng_state=torch.zeros(5))  # a bad RNG state
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "weights of another shape",
+        "a missing weight",
+        "an unknown option",
+        "an optimizer state of another shape",
+        "a bad RNG state",
+    ],
+)
+def test_a_checkpoint_that_does_not_fit_is_one_line_for_resume_and_export(
+    tmp_path, small_run, mnist_dir, damage
+):
+    run = tmp_path / "run"
+    run.mkdir()
+    damaged_checkpoint(load_checkpoint(small_run), damage).save(run / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pt"):
+        load_checkpoint(run)
+    result = CliRunner().invoke(
+        main,
+        ["train", "--resume", "--epochs", "3", "--data-dir", str(mnist_dir), "--out", str(run)],
+    )
+    one_line_error(result, "--resume", "checkpoint.pt")
+    one_line_error(CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "m")]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

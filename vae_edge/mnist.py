@@ -7,13 +7,14 @@ runtime's `preprocess` both go through `pool_and_binarize`.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 
-from vae_edge.config import POOL_FACTOR, THRESHOLD
+from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, THRESHOLD
 from vae_edge.errors import VaeEdgeError
 
 Split = Literal["train", "validation", "test"]
@@ -23,6 +24,9 @@ VALIDATION_SIZE = 1000  # the first 1,000 test images, as in the original study
 IMAGE_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
 
+# Largest IDX data read (MNIST's training images are 47 MB): a header promising more, or a
+# small gzip that would expand beyond it, is refused before it fills memory.
+MAX_IDX_BYTES = 256 * 2**20
 # IDX magic: two zero bytes, a type code (0x08 = unsigned byte) and the number of dimensions.
 _UBYTE_TYPE = 0x08
 
@@ -34,32 +38,54 @@ class DataError(VaeEdgeError, ValueError):
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (gzip-compressed or raw) of unsigned bytes into an array.
 
-    The header's magic number, dimension count and sizes are checked against the file's
-    length, so a truncated or corrupted file raises `DataError` naming the file.
+    The header is read and checked first (magic number, dimension count, a size of at
+    most `MAX_IDX_BYTES`), then exactly the data it promises: a file that is longer or
+    shorter, or not IDX at all, raises `DataError` naming the file without being
+    decompressed in full.
     """
     path = Path(path)
+    compressed = False
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as stream:
+            compressed = stream.read(2) == b"\x1f\x8b"
+        with (gzip.open if compressed else open)(path, "rb") as stream:
+            return _read_idx_stream(stream, path)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{path}: not a readable gzip file ({error})") from None
-    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != _UBYTE_TYPE or raw[3] == 0:
+        kind = "gzip file" if compressed else "file"
+        raise DataError(f"{path}: not a readable {kind} ({error})") from None
+
+
+def _read_idx_stream(stream: BinaryIO, path: Path) -> np.ndarray:
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] != _UBYTE_TYPE or magic[3] == 0:
         raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    n_dims = raw[3]
-    header_size = 4 + 4 * n_dims
-    if len(raw) < header_size:
+    n_dims = magic[3]
+    dims = stream.read(4 * n_dims)
+    if len(dims) < 4 * n_dims:
         raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int(x) for x in np.frombuffer(raw, dtype=">u4", count=n_dims, offset=4))
-    expected = header_size + int(np.prod(shape))
-    if len(raw) != expected:
+    shape = tuple(int(x) for x in np.frombuffer(dims, dtype=">u4"))
+    size = math.prod(shape)
+    if size > MAX_IDX_BYTES:
         raise DataError(
-            f"{path}: IDX header promises shape {shape} ({expected} bytes) "
-            f"but the file holds {len(raw)} bytes; it is truncated or corrupted"
+            f"{path}: IDX header promises shape {shape} ({size} bytes), more than the "
+            f"{MAX_IDX_BYTES} bytes vae-edge reads"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    data = bytearray(size)
+    filled = stream.readinto(data) if size else 0
+    while 0 < filled < size:  # gzip streams may return less per call
+        more = stream.readinto(memoryview(data)[filled:])
+        if not more:
+            break
+        filled += more
+    if filled != size or stream.read(1):
+        held = "fewer" if filled < size else "more"
+        raise DataError(
+            f"{path}: IDX header promises shape {shape} ({size} data bytes) but the file "
+            f"holds {held}; it is truncated or corrupted"
+        )
+    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(shape)
 
 
 def pool_and_binarize(images: np.ndarray) -> np.ndarray:
@@ -115,9 +141,25 @@ def load_split(data_dir: str | Path, split: Split) -> np.ndarray:
     test image. Counts come from the IDX headers, never from constants.
     """
     source = source_file_set(split)
-    images = read_idx(find_idx_file(Path(data_dir), IMAGE_FILES[source]))
-    if images.ndim != 3:
-        raise DataError(f"{IMAGE_FILES[source]}: expected a 3-D image array, got {images.shape}")
+    path = find_idx_file(Path(data_dir), IMAGE_FILES[source])
+    images = read_idx(path)
+    if images.ndim != 3 or images.shape[1:] != (SOURCE_SIDE, SOURCE_SIDE) or not len(images):
+        raise DataError(
+            f"{path}: expected N > 0 images of {SOURCE_SIDE}x{SOURCE_SIDE} pixels, "
+            f"got shape {images.shape}"
+        )
     if split == "validation":
         images = images[:VALIDATION_SIZE]
     return pool_and_binarize(images)
+
+
+def load_labeled_split(data_dir: str | Path, split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """`load_split`'s images and `load_labels`' labels, checked to be equally many."""
+    images, labels = load_split(data_dir, split), load_labels(data_dir, split)
+    if len(images) != len(labels):
+        source = source_file_set(split)
+        raise DataError(
+            f"{find_idx_file(Path(data_dir), LABEL_FILES[source])}: {len(labels)} labels "
+            f"for {len(images)} images in {IMAGE_FILES[source]}; the files do not belong together"
+        )
+    return images, labels

@@ -16,11 +16,17 @@ import numpy as np
 
 from vae_edge import __version__, runtime
 from vae_edge.atomic import atomic_path, write_text_atomic
+from vae_edge.cli.options import SEED_RANGE
+from vae_edge.errors import InputError, VaeEdgeError, first_line
+from vae_edge.grid import MAX_GRID_PIXELS, default_columns, grid_shape
 from vae_edge.runtime.manifest import N_CLASSES
 from vae_edge.runtime.model import VAEModel
 
 ENCODE_SUFFIXES = (".npy", ".json")
 PNG_SUFFIXES = (".png",)
+# onnxruntime starts this many threads per graph at most: thousands never finish starting
+# or stopping (`--threads 10000` hung at exit), and no CPU here has more cores.
+MAX_THREADS = 256
 
 
 MODEL_DIR_OPTION = click.option(
@@ -42,17 +48,17 @@ def model_command(function: Callable[..., None]) -> click.Command:
     @MODEL_DIR_OPTION
     @click.option(
         "--threads",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=MAX_THREADS),
         default=None,
         help="onnxruntime threads per graph. Default 1: fastest below ~16 images per call; "
-        "more pay off for large batches.",
+        f"more pay off for large batches. At most {MAX_THREADS}.",
     )
     @functools.wraps(function)
     def wrapper(model_dir: Path | None, threads: int | None, **kwargs: Any) -> None:
         try:
             function(model=runtime.load(model_dir, threads=threads), **kwargs)
-        except (ValueError, OSError) as error:
-            raise click.ClickException(str(error).splitlines()[0]) from None
+        except VaeEdgeError as error:
+            raise click.ClickException(first_line(error)) from None
 
     return click.command(wrapper)
 
@@ -60,16 +66,16 @@ def model_command(function: Callable[..., None]) -> click.Command:
 def output_path(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
     """Check that `path` can be written: its folder exists and is writable, suffix known."""
     if suffixes and path.suffix.lower() not in suffixes:
-        raise ValueError(f"-o {path}: expected a file ending in {' or '.join(suffixes)}")
+        raise InputError(f"-o {path}: expected a file ending in {' or '.join(suffixes)}")
     folder = path.parent
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
-        raise ValueError(f"-o {path}: {folder} {problem}")
+        raise InputError(f"-o {path}: {folder} {problem}")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise ValueError(f"-o {path}: folder {folder} is not writable ({error.strerror})") from None
+        raise InputError(f"-o {path}: folder {folder} is not writable ({error.strerror})") from None
     return path
 
 
@@ -102,13 +108,19 @@ SCALE_OPTION = click.option(
     type=click.IntRange(min=1),
     default=4,
     show_default=True,
-    help="Each pixel drawn this many times as large.",
+    help=f"Each pixel drawn this many times as large. The PNG may hold at most "
+    f"{MAX_GRID_PIXELS:,} pixels.",
 )
 
 
 @model_command
 @click.option(
-    "-n", "n_samples", type=int, default=64, show_default=True, help="Number of digits to generate."
+    "-n",
+    "n_samples",
+    type=int,
+    default=64,
+    show_default=True,
+    help=f"Number of digits to generate; the PNG may hold at most {MAX_GRID_PIXELS:,} pixels.",
 )
 @output_option("grid.png", "PNG file to write.")
 @click.option(
@@ -141,7 +153,9 @@ def generate(
 ) -> None:
     """Write a PNG grid of newly generated digits."""
     if n_samples <= 0:
-        raise ValueError(f"-n must be a positive number of digits, got {n_samples}")
+        raise InputError(f"-n must be a positive number of digits, got {n_samples}")
+    # Refused before any digit is generated: the grid's size follows from the options.
+    grid_shape(n_samples, model.image_side, nrow or default_columns(n_samples), scale=scale)
     output_path(output, PNG_SUFFIXES)
     seed = random.randrange(2**31) if seed is None else seed
     digits = model.generate(n_samples, seed=seed, digit=digit)
@@ -221,6 +235,7 @@ def interpolate(
     scale: int,
 ) -> None:
     """Write a strip of digits decoded along the line between two images' latent means."""
+    grid_shape(steps, model.image_side, steps, scale=scale)
     output_path(output, PNG_SUFFIXES)
     mu, _ = model.encode(read_images((first, second), invert))
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
@@ -277,7 +292,7 @@ def info(model: VAEModel) -> None:
     show_default=True,
     help="Importance samples per image (1 gives the ELBO).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the samples.")
+@click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed for the samples.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -340,10 +355,10 @@ def evaluate(
 @MODEL_DIR_OPTION
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0.05),
+    type=click.FloatRange(min=0.05, max=60),
     default=1.0,
     show_default=True,
-    help="Timing per measurement.",
+    help="Timing per measurement, 0.05 to 60 seconds.",
 )
 def bench(model_dir: Path | None, seconds: float) -> None:
     """Time the runtime on this machine: load, decode and encode at batch 1, 64, 1024."""
@@ -351,8 +366,8 @@ def bench(model_dir: Path | None, seconds: float) -> None:
 
     try:
         rows = run_bench(model_dir, seconds=seconds)
-    except (ValueError, OSError) as error:
-        raise click.ClickException(str(error).splitlines()[0]) from None
+    except VaeEdgeError as error:
+        raise click.ClickException(first_line(error)) from None
     click.echo(", ".join(f"{key} {value}" for key, value in machine_info().items()))
     click.echo(markdown_table(rows))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import os
+import stat
 from pathlib import Path
 from typing import TypeAlias
 
@@ -12,7 +12,8 @@ from PIL import Image, UnidentifiedImageError
 
 from vae_edge.atomic import atomic_path
 from vae_edge.config import POOL_FACTOR, SOURCE_SIDE
-from vae_edge.grid import tile
+from vae_edge.errors import InputError, OutputError
+from vae_edge.grid import default_columns, grid_shape, tile
 from vae_edge.mnist import pool_and_binarize
 from vae_edge.runtime.arrays import non_negative_int, positive_int, real_array
 
@@ -31,8 +32,8 @@ def preprocess(image: ImageInput, *, invert: bool = False) -> np.ndarray:
     `vae_edge.mnist.pool_and_binarize`, the code that prepares the training data.
 
     Digits are expected light on dark, as in MNIST; `invert=True` takes dark on light.
-    Stack results with `np.stack` for a batch. An unreadable file raises `ValueError`
-    naming it.
+    Stack results with `np.stack` for a batch. An unreadable file raises `InputError`
+    (a `ValueError`) naming it.
     """
     background = 255 if invert else 0
     if isinstance(image, (str, os.PathLike)):
@@ -48,18 +49,21 @@ def preprocess(image: ImageInput, *, invert: bool = False) -> np.ndarray:
 
 def _read_grayscale(path: Path, background: int) -> np.ndarray:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block or never end
+            kind = "a folder" if path.is_dir() else "a pipe, socket or device"
+            raise InputError(f"{path}: is {kind}, not an image file")
         with Image.open(path) as opened:
             opened.load()
             return _grayscale(opened, background)
     except UnidentifiedImageError:
-        raise ValueError(f"{path}: not an image file (Pillow cannot identify it)") from None
+        raise InputError(f"{path}: not an image file (Pillow cannot identify it)") from None
     except FileNotFoundError:
-        raise ValueError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a folder, not an image file") from None
+        raise InputError(f"{path}: file not found") from None
+    except InputError:
+        raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         reason = getattr(error, "strerror", None) or error
-        raise ValueError(f"{path}: cannot read the image ({reason})") from None
+        raise InputError(f"{path}: cannot read the image ({reason})") from None
 
 
 def _grayscale(image: Image.Image, background: int) -> np.ndarray:
@@ -135,8 +139,9 @@ def save_grid(
     `nrow` images per row (default: ceil(sqrt(N)), a square-ish grid); every pixel is
     drawn as a `scale` x `scale` block; `padding` dark pixels (before scaling) separate
     the tiles. The PNG is written beside `path` and renamed into place, so a failure
-    leaves no partial file. A missing or unwritable folder raises an `OSError` whose
-    message names `path`.
+    leaves no partial file. A missing or unwritable folder raises an `OutputError` (an
+    `OSError`) whose message names `path`. A grid beyond `MAX_GRID_PIXELS` raises
+    `InputError`.
     """
     array = real_array(images, "images")
     if array.ndim != 3 or 0 in array.shape:
@@ -144,9 +149,10 @@ def save_grid(
     array = array.astype(np.float32)
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
         raise ValueError("images must hold finite values in [0, 1]")
-    columns = math.isqrt(len(array) - 1) + 1 if nrow is None else positive_int(nrow, "nrow")
+    columns = default_columns(len(array)) if nrow is None else positive_int(nrow, "nrow")
     scale = positive_int(scale, "scale")
     padding = non_negative_int(padding, "padding")
+    grid_shape(len(array), max(array.shape[1:]), columns, padding, scale)  # refuse huge grids
     canvas = tile(array, n_columns=columns, padding=padding)
     pixels = np.rint(canvas * 255).astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
     _write_png(pixels, Path(path))
@@ -156,10 +162,6 @@ def _write_png(pixels: np.ndarray, path: Path) -> None:
     folder = path.parent
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
-        raise FileNotFoundError(f"{path}: folder {folder} {problem}")
-    try:
-        with atomic_path(path) as tmp_path:
-            Image.fromarray(pixels).save(tmp_path, format="PNG")
-    except OSError as error:
-        reason = error.strerror or error
-        raise OSError(f"{path}: cannot write the PNG ({reason})") from error
+        raise OutputError(f"{path}: folder {folder} {problem}")
+    with atomic_path(path) as tmp_path:  # a write error becomes an OutputError naming path
+        Image.fromarray(pixels).save(tmp_path, format="PNG")
