@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from vae_edge.cli.options import SEED_RANGE
 from vae_edge.cli.training_commands import import_training_module
 from vae_edge.config import ClassifierOptions
-from vae_edge.errors import VaeEdgeError
+from vae_edge.errors import VaeEdgeError, first_line
 from vae_edge.runtime.manifest import CLASSIFIER_NAME
 
 
@@ -37,7 +38,7 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
     "(0: clean images only). Default: the model's own --input-flip from training, the "
     "noise its encoder was trained to see through.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed.")
+@click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed.")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -98,7 +99,7 @@ def train_classifier(
         check_inputs = encode(splits["validation"][0])
         graph.add_classifier(model.model_dir, classifiers[chosen], summary, check_inputs)
     except VaeEdgeError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(first_line(error)) from None
     click.echo(f"wrote {model.model_dir / CLASSIFIER_NAME} ({chosen}) and updated the manifest")
 
 

@@ -84,7 +84,7 @@ def _array_grayscale(values: object, background: int) -> np.ndarray:
         array = array[..., 0]
     colour = array.ndim == 3 and array.shape[2] in (3, 4)
     if not (array.ndim == 2 or colour) or 0 in array.shape:
-        raise ValueError(
+        raise InputError(
             f"image array must be [H, W] grayscale or [H, W, 3|4] RGB(A), got shape {array.shape}"
         )
     pixels = _to_uint8(array)
@@ -99,13 +99,13 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
         return array.astype(np.uint8) * 255
     if array.dtype.kind == "f":
         if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise ValueError(
+            raise InputError(
                 "a float image array must hold finite values in [0, 1] "
                 "(give 0-255 pixels as a uint8 array)"
             )
         return np.rint(array * 255).astype(np.uint8)
     if array.min() < 0 or array.max() > 255:
-        raise ValueError(
+        raise InputError(
             f"an integer image array must hold values 0-255, got {array.min()}-{array.max()}"
         )
     return array.astype(np.uint8)
@@ -145,10 +145,10 @@ def save_grid(
     """
     array = real_array(images, "images")
     if array.ndim != 3 or 0 in array.shape:
-        raise ValueError(f"images must have shape [N, H, W] with N, H, W >= 1, got {array.shape}")
+        raise InputError(f"images must have shape [N, H, W] with N, H, W >= 1, got {array.shape}")
     array = array.astype(np.float32)
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-        raise ValueError("images must hold finite values in [0, 1]")
+        raise InputError("images must hold finite values in [0, 1]")
     columns = default_columns(len(array)) if nrow is None else positive_int(nrow, "nrow")
     scale = positive_int(scale, "scale")
     padding = non_negative_int(padding, "padding")
