@@ -50,7 +50,7 @@ def model_command(function: Callable[..., None]) -> click.Command:
         "--threads",
         type=click.IntRange(min=1, max=MAX_THREADS),
         default=None,
-        help="onnxruntime threads per graph. Default 1: fastest below ~16 images per call; "
+        help="onnxruntime threads per graph. Default 1: fastest for a few images per call; "
         f"more pay off for large batches. At most {MAX_THREADS}.",
     )
     @functools.wraps(function)

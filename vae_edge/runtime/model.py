@@ -28,16 +28,16 @@ from vae_edge.runtime.sessions import open_session
 
 # The model shipped inside the package; `load()` with no folder opens it.
 DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
-# One onnxruntime thread per graph. Measured with the bundled 196-512-256-16 model on a
-# 2-core AMD EPYC VM, spinning off, medians of alternating rounds (decode, µs):
-#   batch     1:   38 with 1 thread,    50 with 2  (a second thread costs 31 %)
-#   batch    16:  120                  106
-#   batch  1000: 5380                 2900         (2 threads 1.85x faster)
+# One onnxruntime thread per graph. `python -m benchmarks.latency` with the bundled model
+# on a 2-core AMD EPYC VM (benchmarks/results/latency.md, decode medians, µs):
+#   batch     1:   47.8 with 1 thread,   60.1 with 2  (a second thread costs 26 %)
+#   batch    64:  390.6                 286.5         (2 threads 1.36x faster)
+#   batch  1024: 5524                  4045           (2 threads 1.37x faster)
 # An app that embeds the runtime mostly decodes one or a few codes per call, where the
-# hand-off to a second thread costs more than it saves (below ~16 rows), and one thread
-# leaves the other cores to that app. The CLI's 64-digit grid takes under 0.4 ms either
-# way, next to 0.2 s of process start. Pass `threads=` (CLI `--threads`) for large
-# batches; `vae-edge bench` measures a device.
+# hand-off to a second thread costs more than it saves, and one thread leaves the other
+# cores to that app. The CLI's 64-digit grid takes under 0.4 ms either way, next to 0.2 s
+# of process start. Pass `threads=` (CLI `--threads`) for large batches; `vae-edge bench`
+# measures a device.
 DEFAULT_THREADS = 1
 
 IMAGE, (MU, LOGVAR) = ENCODER_INPUTS[0], ENCODER_OUTPUTS
