@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -484,3 +485,27 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_for_resume_and_export(
     one_line_error(result, "--resume", "checkpoint.pt")
     one_line_error(CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "m")]))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_path, mnist_dir):
+    # A real write failure: the process may not write files beyond 4 KiB (EFBIG, as a
+    # full disk gives ENOSPC), and ignores the SIGXFSZ that would otherwise kill it.
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    out = tmp_path / "run"
+    args = ["train", "--epochs", "1", "--hidden", "64", "--latent-dim", "2", "--quiet"]
+    result = subprocess.run(
+        vae_edge_command(*args, "--out", str(out)),
+        env=cli_env(mnist_dir),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "checkpoint.pt: cannot write it (File too large)" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == [".vae-edge-train.lock"]
