@@ -8,7 +8,7 @@ import click
 
 from vae_edge import c_source
 from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
-from vae_edge.errors import VaeEdgeError
+from vae_edge.errors import VaeEdgeError, first_line
 from vae_edge.runtime.model import resolve_model_dir
 
 
@@ -28,7 +28,7 @@ def export_c(model_dir: Path | None, out_dir: Path, force: bool) -> None:
     try:
         written = c_source.export_c(resolve_model_dir(model_dir), out_dir, force=force)
     except VaeEdgeError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(first_line(error)) from None
     for path in written:
         click.echo(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB)")
     click.echo(f"build the example with: make -C {out_dir}")

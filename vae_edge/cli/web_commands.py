@@ -45,7 +45,7 @@ def web(
     port: int,
 ) -> None:
     """Write a static site that generates, encodes and decodes digits in the browser."""
-    from vae_edge.errors import VaeEdgeError
+    from vae_edge.errors import VaeEdgeError, first_line
     from vae_edge.web import build_site, make_server
 
     # The port is taken before anything is written: a busy one leaves no site behind.
@@ -65,7 +65,7 @@ def web(
         click.echo(f"serving {site_dir} at http://{host}:{bound_port}/ (Ctrl-C to stop)")
         server.serve_forever()
     except VaeEdgeError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(first_line(error)) from None
     except KeyboardInterrupt:
         click.echo("stopped")
     finally:
