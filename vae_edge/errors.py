@@ -5,6 +5,9 @@ Programming errors are anything else and keep their tracebacks.
 
 from __future__ import annotations
 
+# Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_STATUS = 130
+
 
 class VaeEdgeError(Exception):
     """A problem with the user's data, files, model folder, checkpoint or arguments."""

@@ -18,9 +18,7 @@ from vae_edge.cli import (
     training_commands,
     web_commands,
 )
-
-# Exit status of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
-INTERRUPTED_STATUS = 130
+from vae_edge.errors import INTERRUPTED_STATUS
 
 
 class OneLineErrorGroup(click.Group):

@@ -11,7 +11,7 @@ import click
 
 from vae_edge.cli.options import SEED_RANGE, FiniteFloatRange
 from vae_edge.config import MAX_LAYER_SIZE, ModelConfig, TrainOptions
-from vae_edge.errors import VaeEdgeError, first_line
+from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
 
 if TYPE_CHECKING:
     from vae_edge.checkpoint import Checkpoint
@@ -248,7 +248,7 @@ def train(
                 show_progress=not quiet,
             )
             if result.interrupted:
-                raise SystemExit(130)
+                raise SystemExit(INTERRUPTED_STATUS)
             try:
                 figures = plots.plot_run(
                     result.model, result.history, train_images, validation_images, out_dir
