@@ -24,8 +24,8 @@ from vae_edge.runtime.model import VAEModel
 
 ENCODE_SUFFIXES = (".npy", ".json")
 PNG_SUFFIXES = (".png",)
-# onnxruntime starts this many threads per graph at most: thousands never finish starting
-# or stopping (`--threads 10000` hung at exit), and no CPU here has more cores.
+# onnxruntime threads per graph at most: thousands never finish starting or stopping
+# (`--threads 10000` hung at exit), and these tiny graphs gain nothing from that many.
 MAX_THREADS = 256
 
 
