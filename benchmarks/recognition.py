@@ -30,13 +30,11 @@ from vae_edge.classifier import LatentClassifier, fit_candidates, predict
 from vae_edge.config import ClassifierOptions
 from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_labels, load_split
-from vae_edge.runtime import model as model_module
 from vae_edge.runtime.evaluate import classification_accuracy
 from vae_edge.runtime.manifest import N_CLASSES
 from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
 
 LABEL_COUNTS = (100, 1000, 60000)
-SHIPPED_CONFIDENCE = model_module.DIGIT_CONFIDENCE
 CONFIDENCES = (0.95, 0.99, 0.999)
 RATES = (0.0, *FLIP_RATES)
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -132,9 +130,9 @@ def digit_generation(
     model, judge, confidences: tuple[float, ...], per_digit: int = 200
 ) -> list[dict[str, object]]:
     """How often the judge reads generate(digit=d) as d (seed 0), per confidence threshold."""
-    rows = []
+    rows, shipped = [], model.digit_confidence
     for confidence in confidences:
-        model_module.DIGIT_CONFIDENCE = confidence
+        model.digit_confidence = confidence
         row: dict[str, object] = {"confidence": confidence}
         started = time.perf_counter()
         for digit in range(N_CLASSES):
@@ -145,7 +143,7 @@ def digit_generation(
         row["seconds"] = round(time.perf_counter() - started, 1)
         rows.append(row)
         print(row, flush=True)
-    model_module.DIGIT_CONFIDENCE = SHIPPED_CONFIDENCE
+    model.digit_confidence = shipped
     return rows
 
 

@@ -21,9 +21,7 @@ from vae_edge.export.onnx_export import ExportError
 from vae_edge.mnist import load_labels, load_split
 from vae_edge.models import bundled_model_names
 from vae_edge.runtime import ModelFileError
-from vae_edge.runtime import model as model_module
 from vae_edge.runtime.evaluate import classification_accuracy
-from vae_edge.runtime.model import DIGIT_CONFIDENCE
 from vae_edge.runtime.noise import flip_pixels
 
 
@@ -170,13 +168,27 @@ def test_generate_digit_is_reproducible_whatever_the_chunk_size():
     assert np.array_equal(first, model.generate(50, seed=4, digit=1, chunk_size=7))
     assert not np.array_equal(first, model.generate(50, seed=5, digit=1))
     digits, probabilities = model.classify(first)
-    assert np.all(digits == 1) and np.all(probabilities[:, 1] >= DIGIT_CONFIDENCE)
+    assert model.digit_confidence == 0.99  # the default model's, from its manifest
+    assert np.all(digits == 1) and np.all(probabilities[:, 1] >= model.digit_confidence)
 
 
-def test_a_digit_the_classifier_never_gives_is_refused(classified_dir, monkeypatch):
-    monkeypatch.setattr(model_module, "DIGIT_CONFIDENCE", 1.01)  # no probability reaches it
+def test_a_digit_the_classifier_never_gives_is_refused(classified_dir):
+    model = runtime.load(classified_dir)
+    model.digit_confidence = 1.01  # no probability reaches it
     with pytest.raises(ModelFileError, match="gives no prior sample to digit 3"):
-        runtime.load(classified_dir).generate(5, seed=0, digit=3)
+        model.generate(5, seed=0, digit=3)
+
+
+def test_train_classifier_records_the_digit_confidence_generate_uses(classified_dir):
+    summary = runtime.read_manifest(classified_dir).training["classifier"]
+    assert summary["digit_confidence"] == 0.99 == runtime.load(classified_dir).digit_confidence
+
+
+def test_the_robust_model_generates_every_digit_at_its_own_confidence():
+    model = runtime.load("robust")
+    assert model.digit_confidence == 0.95
+    digits = model.generate(2, seed=0, digit=8)  # its classifier rarely gives 8 above 0.99
+    assert np.all(model.classify(digits)[1][:, 8] >= 0.95)
 
 
 @pytest.fixture(scope="module")

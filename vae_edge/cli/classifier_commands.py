@@ -9,7 +9,7 @@ import click
 
 from vae_edge.cli.options import SEED_RANGE
 from vae_edge.cli.training_commands import import_training_module
-from vae_edge.config import ClassifierOptions
+from vae_edge.config import DIGIT_CONFIDENCE, ClassifierOptions
 from vae_edge.errors import VaeEdgeError, first_line
 from vae_edge.runtime.manifest import CLASSIFIER_NAME
 
@@ -38,6 +38,14 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
     "(0: clean images only). Default: the model's own --input-flip from training, the "
     "noise its encoder was trained to see through.",
 )
+@click.option(
+    "--digit-confidence",
+    type=click.FloatRange(min=0.5, max=1, max_open=True),
+    default=DIGIT_CONFIDENCE,
+    show_default=True,
+    help="Probability the classifier must give a prior sample for `generate --digit` to "
+    "keep it; recorded in the manifest. Lower it for a classifier that is rarely so sure.",
+)
 @click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed.")
 @click.option(
     "--data-dir",
@@ -49,6 +57,7 @@ def train_classifier(
     model_dir: Path | None,
     epochs: int,
     input_flip: float | None,
+    digit_confidence: float,
     seed: int,
     data_dir: Path | None,
 ) -> None:
@@ -91,6 +100,7 @@ def train_classifier(
             "chosen": chosen,
             "hidden_sizes": list(training.CANDIDATES[chosen]),
             "options": dataclasses.asdict(options),
+            "digit_confidence": digit_confidence,
             "validation_accuracy": {
                 name: {f"{rate:g}": round(acc, 4) for rate, acc in accuracies.items()}
                 for name, accuracies in scores.items()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vae_edge.config import ModelConfig
+from vae_edge.config import DIGIT_CONFIDENCE, ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.models import DEFAULT_MODEL, bundled_model_dir, bundled_model_names
 from vae_edge.runtime.arrays import as_batch, positive_int
@@ -43,11 +43,6 @@ DEFAULT_THREADS = 1
 IMAGE, (MU, LOGVAR) = ENCODER_INPUTS[0], ENCODER_OUTPUTS
 Z, (PROBS, LOGITS) = DECODER_INPUTS[0], DECODER_OUTPUTS
 CODE, CLASS_PROBS = CLASSIFIER_INPUTS[0], CLASSIFIER_OUTPUTS[0]
-# `generate(digit=d)` keeps prior samples the classifier gives to d with at least this
-# probability. Chosen with an independent pixel-space judge (benchmarks/recognition.py
-# tries 0.95, 0.99 and 0.999): 0.95 let the judge disagree on more than 5 % of the
-# default model's digits; 0.999 halves the yield for little gain.
-DIGIT_CONFIDENCE = 0.99
 # Prior samples are drawn and screened this many at a time, whatever the chunk size, so
 # the same seed gives the same digits.
 DIGIT_DRAW_BLOCK = 4096
@@ -59,7 +54,8 @@ class VAEModel:
     """An exported VAE: `generate`, `encode`, `decode`, `reconstruct` on numpy arrays.
 
     Made by `load`. Attributes: `manifest` (the folder's `Manifest`), `config` (its
-    `ModelConfig`), `latent_dim`, `image_side` (14), `model_dir`, and `has_classifier`:
+    `ModelConfig`), `latent_dim`, `image_side` (14), `model_dir`, `digit_confidence` (see
+    `generate`) and `has_classifier`:
     whether the folder holds the optional digit classifier that `classify` and
     `generate(digit=...)` need.
 
@@ -95,6 +91,8 @@ class VAEModel:
             {CODE: latent, CLASS_PROBS: N_CLASSES},
         )
         self.has_classifier = self._classifier is not None
+        recipe = manifest.training.get("classifier", {})
+        self.digit_confidence = float(recipe.get("digit_confidence", DIGIT_CONFIDENCE))
 
     def __repr__(self) -> str:
         return f"VAEModel({str(self.model_dir)!r}, latent_dim={self.latent_dim})"
@@ -142,7 +140,7 @@ class VAEModel:
         the next part of the one generator's stream.
 
         With `digit` (0-9) and a classifier in the model folder, only prior samples the
-        classifier gives to that digit with probability >= `DIGIT_CONFIDENCE` are kept,
+        classifier gives to that digit with probability >= `digit_confidence` are kept,
         and of those only the ones whose decoded image, encoded again, it still gives to
         that digit as confidently: no retraining, and the model's own variety of the digit.
         """
@@ -171,17 +169,17 @@ class VAEModel:
             if found == 0 and blocks == DIGIT_EMPTY_BLOCKS:
                 raise ModelFileError(
                     f"{self.model_dir}: the classifier gives no prior sample to digit {digit} "
-                    f"with probability >= {DIGIT_CONFIDENCE} "
+                    f"with probability >= {self.digit_confidence} "
                     f"({DIGIT_EMPTY_BLOCKS * DIGIT_DRAW_BLOCK} tried)"
                 )
             blocks += 1
             z = rng.standard_normal((DIGIT_DRAW_BLOCK, self.latent_dim), dtype=np.float32)
-            z = z[self._classify_codes(z)[:, digit] >= DIGIT_CONFIDENCE]
+            z = z[self._classify_codes(z)[:, digit] >= self.digit_confidence]
             if not len(z):
                 continue
             decoded = self._run_decoder(PROBS, z)
             mu, _ = self._encoder.run([MU, LOGVAR], {IMAGE: decoded})
-            decoded = decoded[self._classify_codes(mu)[:, digit] >= DIGIT_CONFIDENCE]
+            decoded = decoded[self._classify_codes(mu)[:, digit] >= self.digit_confidence]
             taken = decoded[: n - found]
             images[found : found + len(taken)] = taken
             found += len(taken)
