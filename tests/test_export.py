@@ -120,7 +120,12 @@ def test_int8_quantization_is_smaller_and_close(small_run, tmp_path, cli_export)
     float_dir, _ = cli_export
     float_size = (float_dir / "decoder.onnx").stat().st_size
     assert (model_dir / "decoder.onnx").stat().st_size < float_size / 2
-    assert manifest.validation["worst_abs_difference"]["probs"] < 0.2
+    # The float graphs passed; the int8 differences are recorded, not judged.
+    assert manifest.validation["passed"] is True
+    assert manifest.validation["worst_abs_difference"]["probs"] <= 1e-5
+    int8 = manifest.validation["int8"]
+    assert int8["held_to_tolerance"] is False
+    assert 1e-5 < int8["worst_abs_difference"]["probs"] < 0.2
 
 
 def test_a_relu_reference_model_exports_too(tmp_path, mnist_dir):

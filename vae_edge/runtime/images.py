@@ -67,9 +67,21 @@ def _read_grayscale(path: Path, background: int) -> np.ndarray:
 
 
 def _grayscale(image: Image.Image, background: int) -> np.ndarray:
-    """8-bit grayscale pixels [H, W] of a PIL image, alpha composited onto `background`."""
-    if image.mode in _SIXTEEN_BIT_MODES:
-        return np.rint(np.asarray(image, dtype=np.float32) / 257).astype(np.uint8)
+    """8-bit grayscale pixels [H, W] of a PIL image, alpha composited onto `background`.
+
+    16-bit images (modes "I;16*", and "I", which Pillow 10.0 gives 16-bit PNGs) are
+    scaled from 0-65535; float images (mode "F", such as float TIFFs) from 0-1.
+    """
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "I":
+        pixels = np.asarray(image, dtype=np.float64)
+        if pixels.min() < 0 or pixels.max() > 65535:
+            raise InputError(
+                f"a 32-bit integer image must hold 16-bit values 0-65535, "
+                f"got {pixels.min():g}-{pixels.max():g}"
+            )
+        return np.rint(pixels / 257).astype(np.uint8)
+    if image.mode == "F":
+        return _to_uint8(np.asarray(image, dtype=np.float32))
     if image.mode == "P":  # a palette may carry transparency
         image = image.convert("RGBA")
     if "A" in image.mode or "a" in image.mode:
