@@ -20,6 +20,7 @@ import click
 from vae_edge import __version__
 from vae_edge.atomic import atomic_path, write_text_atomic
 from vae_edge.cli.options import SEED_RANGE
+from vae_edge.config import SPLITS
 from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.grid import MAX_GRID_PIXELS, default_columns, grid_shape
 from vae_edge.runtime.manifest import N_CLASSES
@@ -304,7 +305,7 @@ def info(model: VAEModel) -> None:
 @model_command
 @click.option(
     "--split",
-    type=click.Choice(["test", "validation"]),
+    type=click.Choice([split for split in SPLITS if split != "train"]),
     default="test",
     show_default=True,
     help="10,000 test images or the first 1,000 (validation).",

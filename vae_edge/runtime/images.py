@@ -11,14 +11,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vae_edge.atomic import atomic_path
-from vae_edge.config import POOL_FACTOR, SOURCE_SIDE
+from vae_edge.config import IMAGE_SIDE, POOL_FACTOR, SOURCE_SIDE
 from vae_edge.errors import InputError, OutputError
 from vae_edge.grid import default_columns, grid_shape, tile
 from vae_edge.mnist import pool_and_binarize
 from vae_edge.runtime.arrays import non_negative_int, positive_int, real_array
 
 ImageInput: TypeAlias = "Image.Image | np.ndarray | str | os.PathLike[str]"
-MODEL_SIDE = SOURCE_SIDE // POOL_FACTOR
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
@@ -128,7 +127,7 @@ def _to_source_side(pixels: np.ndarray) -> np.ndarray:
     height, width = pixels.shape
     if (height, width) == (SOURCE_SIDE, SOURCE_SIDE):
         return pixels
-    if (height, width) == (MODEL_SIDE, MODEL_SIDE):
+    if (height, width) == (IMAGE_SIDE, IMAGE_SIDE):
         # Each pixel becomes a 2x2 block (nearest-neighbour upscaling), which pooling
         # averages back to the same value: the result is that pixel thresholded.
         return pixels.repeat(POOL_FACTOR, axis=0).repeat(POOL_FACTOR, axis=1)
