@@ -5,7 +5,8 @@ machine drift and cache effects hit each alike, at batch 1, 64 and 1024, with on
 and with all cores. Three ways per part: the runtime's public API (input checks
 included), the bare onnxruntime sessions it wraps (what the API's own work costs is the
 difference), and PyTorch eager under `inference_mode`. onnxruntime's spinning is off so
-it does not steal PyTorch's cores.
+it does not steal PyTorch's cores. Runtime and bare sessions are then timed once more
+without PyTorch in between, as an app calling the runtime in a loop would see them.
 
 PyTorch runs the checkpoint of `--run`, or without one the weights of the float32 model
 folder `--torch-model` (default `--model`), rebuilt from its graphs.
@@ -127,6 +128,12 @@ def main() -> None:
                 api, bare, eager = (
                     statistics.median(times) for times in time_shuffled(list(calls), args.seconds)
                 )
+                # Again without PyTorch in between, whose calls leave colder caches behind:
+                # what the API's own work costs in an app that calls it in a loop.
+                alone_api, alone_bare = (
+                    statistics.median(times)
+                    for times in time_shuffled(list(calls[:2]), args.seconds)
+                )
                 rows.append(
                     {
                         "part": part,
@@ -136,6 +143,9 @@ def main() -> None:
                         "bare session (µs)": round(bare * 1e6, 1),
                         "PyTorch (µs)": round(eager * 1e6, 1),
                         "runtime - bare (µs)": round((api - bare) * 1e6, 1),
+                        "runtime - bare, no PyTorch between (µs)": round(
+                            (alone_api - alone_bare) * 1e6, 1
+                        ),
                         "runtime / PyTorch": round(api / eager, 2),
                         "bare / PyTorch": round(bare / eager, 2),
                         "runtime images/s": round(batch / api),

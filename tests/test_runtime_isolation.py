@@ -157,3 +157,23 @@ def test_help_imports_neither_onnxruntime_nor_torch(args):
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "loaded: []"
+
+
+def test_generate_writes_its_png_without_importing_pillow(tmp_path):
+    grid = tmp_path / "grid.png"
+    code = f"""
+        import sys
+        from vae_edge.cli import main
+        main(["generate", "-n", "4", "-o", {str(grid)!r}, "--seed", "0"], standalone_mode=False)
+        print("loaded:", [name for name in ("PIL", "torch", "onnx") if name in sys.modules])
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "loaded: []"
+    assert grid.read_bytes().startswith(b"\x89PNG")

@@ -19,15 +19,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vae_edge.runtime.images import preprocess, save_grid
+    from vae_edge.runtime.images import preprocess
     from vae_edge.runtime.manifest import Manifest, ModelFileError, read_manifest
     from vae_edge.runtime.model import DEFAULT_MODEL_DIR, DEFAULT_THREADS, VAEModel, load
+    from vae_edge.runtime.png import save_grid
 
 # Each public name and the module it lives in, imported on first use: importing
 # `vae_edge.runtime.manifest` (as the command line does) must not load onnxruntime.
 _HOMES = {
     "preprocess": "images",
-    "save_grid": "images",
+    "save_grid": "png",
     "Manifest": "manifest",
     "ModelFileError": "manifest",
     "read_manifest": "manifest",

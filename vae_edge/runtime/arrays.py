@@ -59,7 +59,7 @@ def as_batch(
     """
     if (
         type(values) is np.ndarray
-        and values.dtype == _FLOAT32
+        and values.dtype is _FLOAT32  # the native float32 dtype: others take the full check
         and values.ndim == 2
         and values.shape[1] == width
         and values.shape[0]
