@@ -1,12 +1,19 @@
-"""Encoder and decoder latency: the vae-edge runtime (onnxruntime) against PyTorch eager.
+"""Encode, decode and reconstruct latency: the vae-edge runtime against PyTorch eager.
 
-All run in this process on the same inputs, alternating call by call so machine drift
-hits each, at batch 1, 64 and 1024, with one thread and with all cores. PyTorch runs
-under `inference_mode`; the runtime is called through its public API (input checks
-included) and, to show what those checks cost, as the bare onnxruntime session;
-onnxruntime's spinning is off so it does not steal PyTorch's cores.
+All run in this process on the same inputs, in a freshly shuffled order every round so
+machine drift and cache effects hit each alike, at batch 1, 64 and 1024, with one thread
+and with all cores. Three ways per part: the runtime's public API (input checks
+included), the bare onnxruntime sessions it wraps (what the API's own work costs is the
+difference), and PyTorch eager under `inference_mode`. onnxruntime's spinning is off so
+it does not steal PyTorch's cores. Runtime and bare sessions are then timed once more
+without PyTorch in between, as an app calling the runtime in a loop would see them.
 
-    python -m benchmarks.latency --run runs/vae --model model
+PyTorch runs the checkpoint of `--run`, or without one the weights of the float32 model
+folder `--torch-model` (default `--model`), rebuilt from its graphs.
+
+    python -m benchmarks.latency --model vae_edge/models/default
+    python -m benchmarks.latency --model model-int8 --torch-model vae_edge/models/default \\
+        --name latency_int8
 """
 
 from __future__ import annotations
@@ -17,22 +24,24 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmarks.report import write_report
+from benchmarks.torch_from_onnx import vae_from_model_dir
 from vae_edge import runtime
-from vae_edge.checkpoint import load_checkpoint
+from vae_edge.checkpoint import load_checkpoint, vae_from_checkpoint
 from vae_edge.model import VAE
+from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, ENCODER_INPUTS
 
 BATCH_SIZES = (1, 64, 1024)
+IMAGE, Z, PROBS = ENCODER_INPUTS[0], DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 
 
-def time_alternating(calls: list[Callable[[], object]], seconds: float) -> list[list[float]]:
-    """Call each of `calls` in turn for about `seconds`; the per-call times of each.
+def time_shuffled(calls: list[Callable[[], object]], seconds: float) -> list[list[float]]:
+    """Call each of `calls` once per round for about `seconds`; the per-call times of each.
 
     The order is shuffled every round, so no call always runs right after the same other
     one (a call just after PyTorch finds colder caches than one after onnxruntime).
@@ -53,35 +62,60 @@ def time_alternating(calls: list[Callable[[], object]], seconds: float) -> list[
     return times
 
 
-def torch_decode(vae: VAE, z: np.ndarray) -> np.ndarray:
-    """What a PyTorch user writes: numpy in, sigmoid(decoder(z)) out."""
-    with torch.inference_mode():
-        return vae.decoder.probs(torch.from_numpy(z)).numpy()
+def three_ways(
+    model: runtime.VAEModel, vae: VAE, z: np.ndarray, images: np.ndarray
+) -> dict[str, tuple[Callable[[], object], ...]]:
+    """Per part: (runtime API, bare sessions, PyTorch), each numpy in and numpy out."""
+    encoder, decoder = model._encoder.session, model._decoder.session
+    encoder_outputs = [output.name for output in encoder.get_outputs()]
 
+    def bare_reconstruct() -> np.ndarray:
+        mu = encoder.run(encoder_outputs, {IMAGE: images})[0]
+        return decoder.run([PROBS], {Z: mu})[0]
 
-def torch_encode(vae: VAE, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """numpy in, (mu, logvar) out."""
-    with torch.inference_mode():
-        mu, logvar = vae.encoder(torch.from_numpy(images))
-        return mu.numpy(), logvar.numpy()
+    def torch_decode() -> np.ndarray:
+        with torch.inference_mode():
+            return vae.decoder.probs(torch.from_numpy(z)).numpy()
 
+    def torch_encode() -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            mu, logvar = vae.encoder(torch.from_numpy(images))
+            return mu.numpy(), logvar.numpy()
 
-def percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
+    def torch_reconstruct() -> np.ndarray:
+        with torch.inference_mode():
+            return vae.decoder.probs(vae.encoder(torch.from_numpy(images))[0]).numpy()
+
+    return {
+        "decode": (
+            lambda: model.decode(z),
+            lambda: decoder.run([PROBS], {Z: z}),
+            torch_decode,
+        ),
+        "encode": (
+            lambda: model.encode(images),
+            lambda: encoder.run(encoder_outputs, {IMAGE: images}),
+            torch_encode,
+        ),
+        "reconstruct": (lambda: model.reconstruct(images), bare_reconstruct, torch_reconstruct),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True, help="run folder or checkpoint.pt")
     parser.add_argument("--model", type=Path, required=True, help="exported model folder")
+    parser.add_argument("--run", type=Path, help="run folder or checkpoint.pt for PyTorch")
+    parser.add_argument("--torch-model", type=Path, help="float32 model folder for PyTorch")
     parser.add_argument("--seconds", type=float, default=2.0, help="timing per measurement")
     parser.add_argument("--name", default="latency", help="results file name")
     args = parser.parse_args()
 
-    checkpoint = load_checkpoint(args.run)
-    vae = VAE(checkpoint.config)
-    vae.load_state_dict(checkpoint.model_state)
-    vae.eval()
+    if args.run is not None:
+        vae = vae_from_checkpoint(load_checkpoint(args.run))
+        torch_source = str(args.run)
+    else:
+        vae = vae_from_model_dir(args.torch_model or args.model)
+        torch_source = f"weights of {args.torch_model or args.model}"
     rng = np.random.default_rng(0)
     rows = []
     for threads in sorted({1, os.cpu_count() or 1}):
@@ -90,47 +124,39 @@ def main() -> None:
         for batch in BATCH_SIZES:
             z = rng.standard_normal((batch, model.latent_dim), dtype=np.float32)
             images = (rng.random((batch, model.config.input_dim)) < 0.2).astype(np.float32)
-
-            # The bare session shows what the runtime's input checks cost.
-            decoder, encoder = model._decoder, model._encoder
-            raw_decode = partial(decoder.run, ["probs"], {"z": z})
-            raw_encode = partial(encoder.run, None, {"image": images})
-            for part, ours, bare, theirs in (
-                ("decoder", partial(model.decode, z), raw_decode, partial(torch_decode, vae, z)),
-                (
-                    "encoder",
-                    partial(model.encode, images),
-                    raw_encode,
-                    partial(torch_encode, vae, images),
-                ),
-            ):
-                ort_times, bare_times, torch_times = time_alternating(
-                    [ours, bare, theirs], args.seconds
+            for part, calls in three_ways(model, vae, z, images).items():
+                api, bare, eager = (
+                    statistics.median(times) for times in time_shuffled(list(calls), args.seconds)
                 )
-                ort_median = statistics.median(ort_times)
-                bare_median = statistics.median(bare_times)
-                torch_median = statistics.median(torch_times)
+                # Again without PyTorch in between, whose calls leave colder caches behind:
+                # what the API's own work costs in an app that calls it in a loop.
+                alone_api, alone_bare = (
+                    statistics.median(times)
+                    for times in time_shuffled(list(calls[:2]), args.seconds)
+                )
                 rows.append(
                     {
                         "part": part,
                         "threads": threads,
                         "batch": batch,
-                        "runtime median (µs)": round(ort_median * 1e6, 1),
-                        "runtime p99 (µs)": round(percentile(ort_times, 99) * 1e6, 1),
-                        "bare session median (µs)": round(bare_median * 1e6, 1),
-                        "PyTorch median (µs)": round(torch_median * 1e6, 1),
-                        "PyTorch p99 (µs)": round(percentile(torch_times, 99) * 1e6, 1),
-                        "runtime / PyTorch": round(ort_median / torch_median, 2),
-                        "bare / PyTorch": round(bare_median / torch_median, 2),
-                        "runtime images/s": round(batch / ort_median),
-                        "PyTorch images/s": round(batch / torch_median),
+                        "runtime (µs)": round(api * 1e6, 1),
+                        "bare session (µs)": round(bare * 1e6, 1),
+                        "PyTorch (µs)": round(eager * 1e6, 1),
+                        "runtime - bare (µs)": round((api - bare) * 1e6, 1),
+                        "runtime - bare, no PyTorch between (µs)": round(
+                            (alone_api - alone_bare) * 1e6, 1
+                        ),
+                        "runtime / PyTorch": round(api / eager, 2),
+                        "bare / PyTorch": round(bare / eager, 2),
+                        "runtime images/s": round(batch / api),
                     }
                 )
     write_report(
         args.name,
-        f"Latency, {args.model} ({model.manifest.variant}) against PyTorch eager",
+        f"Latency, {args.model} ({model.manifest.variant}) against PyTorch eager "
+        f"({torch_source}); medians",
         rows,
-        {"model": str(args.model)},
+        {"model": str(args.model), "torch": torch_source},
     )
 
 

@@ -12,9 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_edge.checkpoint import load_checkpoint
+from vae_edge.checkpoint import load_checkpoint, vae_from_checkpoint
 from vae_edge.grid import tile
-from vae_edge.model import VAE
 
 
 def main() -> None:
@@ -27,9 +26,7 @@ def main() -> None:
     args = parser.parse_args()
 
     checkpoint = load_checkpoint(args.checkpoint)
-    vae = VAE(checkpoint.config)
-    vae.load_state_dict(checkpoint.model_state)
-    vae.eval()
+    vae = vae_from_checkpoint(checkpoint)
     side = checkpoint.config.image_side
     generator = torch.Generator().manual_seed(args.seed)
     with torch.inference_mode():

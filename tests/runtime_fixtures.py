@@ -30,8 +30,7 @@ from vae_edge.runtime.manifest import (
     sha256_file,
 )
 
-OPSET = 18
-IR_VERSION = 10  # opset 18 needs IR >= 8; 10 is read by every onnxruntime >= 1.18
+OPSET = 18  # any opset holding Gemm, Tanh, Relu and Sigmoid; export writes the lowest
 ACTIVATION_OPS = {"tanh": "Tanh", "relu": "Relu"}
 NUMPY_ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}
 
@@ -141,8 +140,9 @@ def _mlp_graph(
         [tensor(output, width) for output, width in outputs.items()],
         initializers,
     )
+    opsets = [helper.make_opsetid("", OPSET)]
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION
+        graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets)
     )
     onnx.checker.check_model(model, full_check=True)
     return model

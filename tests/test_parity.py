@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from vae_edge import runtime
+from vae_edge.config import DEFAULT_ATOL as ATOL
 from vae_edge.mnist import load_split
-
-ATOL = 1e-5
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,24 @@ def test_sixteen_bit_png_is_scaled_to_eight_bits(raw_digits, tmp_path):
     assert np.array_equal(preprocess(path), preprocess(digit))
 
 
+def test_a_32_bit_integer_image_holds_16_bit_pixels(raw_digits):
+    # Pillow 10.0 opens a 16-bit PNG in mode "I", 0-65535.
+    digit = raw_digits[2]
+    image = Image.fromarray(digit.astype(np.int32) * 257)
+    assert image.mode == "I"
+    assert np.array_equal(preprocess(image), preprocess(digit))
+
+
+def test_a_float_tiff_with_values_0_to_1_reads_like_the_8_bit_image(raw_digits, tmp_path):
+    digit = raw_digits[4]
+    path = tmp_path / "digit.tiff"
+    Image.fromarray(digit.astype(np.float32) / 255).save(path)
+    with Image.open(path) as tiff:
+        assert tiff.mode == "F"
+    assert preprocess(digit).any()
+    assert np.array_equal(preprocess(path), preprocess(digit))
+
+
 def test_other_sizes_are_resized_to_28_first(raw_digits):
     digit = raw_digits[3]
     big = np.asarray(Image.fromarray(digit).resize((112, 112), Image.Resampling.NEAREST))

@@ -128,3 +128,52 @@ def test_training_commands_ask_for_the_train_extra_without_torch(tmp_path):
     assert result.returncode == 1
     assert 'pip install "vae-edge[train]"' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["generate", "--help"]])
+def test_help_imports_neither_onnxruntime_nor_torch(args):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys
+                from vae_edge.cli import main
+                try:
+                    main({args!r})
+                except SystemExit:
+                    pass
+                heavy = ("onnxruntime", "torch", "numpy", "PIL", "onnx")
+                print("loaded:", [name for name in heavy if name in sys.modules])
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "loaded: []"
+
+
+def test_generate_writes_its_png_without_importing_pillow(tmp_path):
+    grid = tmp_path / "grid.png"
+    code = f"""
+        import sys
+        from vae_edge.cli import main
+        main(["generate", "-n", "4", "-o", {str(grid)!r}, "--seed", "0"], standalone_mode=False)
+        print("loaded:", [name for name in ("PIL", "torch", "onnx") if name in sys.modules])
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "loaded: []"
+    assert grid.read_bytes().startswith(b"\x89PNG")

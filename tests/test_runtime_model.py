@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import helper, numpy_helper
 from runtime_fixtures import (
     SMALL_CONFIG,
     build_model_dir,
@@ -20,8 +21,9 @@ from runtime_fixtures import (
 import vae_edge
 from vae_edge import runtime
 from vae_edge.config import ModelConfig
+from vae_edge.errors import InputError
 from vae_edge.models import bundled_model_names
-from vae_edge.runtime import ModelFileError
+from vae_edge.runtime import DEFAULT_MODEL_DIR, Manifest, ModelFileError
 
 LATENT = SMALL_CONFIG.latent_dim
 ATOL = 1e-6
@@ -325,3 +327,124 @@ def test_deeper_models_match_the_numpy_forward_pass(tmp_path, activation):
     np.testing.assert_allclose(logvar, expected_logvar, rtol=0, atol=ATOL)
     logits = numpy_decode_logits(weights, config, mu)
     np.testing.assert_allclose(model.decode_logits(mu), logits, rtol=0, atol=ATOL)
+
+
+def test_the_bundled_manifest_records_its_graphs_opset_and_ir_version():
+    manifest = runtime.load().manifest
+    for entry in (manifest.encoder, manifest.decoder):
+        graph = onnx.load(str(DEFAULT_MODEL_DIR / entry.file))
+        assert {o.domain: o.version for o in graph.opset_import}[""] == manifest.opset
+        assert graph.ir_version == manifest.ir_version
+
+
+def test_the_manifest_round_trips_every_field(built):
+    for folder in (built[0], DEFAULT_MODEL_DIR):
+        text = (folder / "manifest.json").read_text(encoding="utf-8")
+        manifest = Manifest.from_dict(json.loads(text))
+        assert manifest.to_json() == text
+        assert Manifest.from_dict(manifest.to_dict()) == manifest
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("preprocessing", {"source_side": 28, "pool": "2x2 mean", "threshold": 100}, "differs"),
+        ("preprocessing", {"source_side": 32, "pool": "2x2 mean", "threshold": 128}, "differs"),
+        ("image_shape", [28, 28], "image_side 14"),
+    ],
+)
+def test_a_manifest_made_for_other_inputs_is_refused(model_copy, field, value, message):
+    manifest_path = model_copy / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data[field] = value
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=rf"manifest\.json: malformed.*{message}"):
+        runtime.load(model_copy)
+
+
+def reshape_output(model_dir, shape: list[int]) -> None:
+    """Make the decoder reshape its `probs` to `shape`, hidden from shape inference.
+
+    The target shape is computed at run time (max(shape, 0 * input shape)), so the
+    session still declares `probs` as [batch, 196]: only a run shows what comes back.
+    """
+    path = model_dir / "decoder.onnx"
+    graph = onnx.load(str(path))
+    for node in graph.graph.node:
+        node.output[:] = ["probs_raw" if name == "probs" else name for name in node.output]
+    graph.graph.initializer.append(numpy_helper.from_array(np.array(shape), "wanted"))
+    graph.graph.initializer.append(numpy_helper.from_array(np.array(0), "zero"))
+    graph.graph.node.extend(
+        [
+            helper.make_node("Shape", ["probs_raw"], ["raw_shape"]),
+            helper.make_node("Mul", ["raw_shape", "zero"], ["zeros"]),
+            helper.make_node("Max", ["zeros", "wanted"], ["target"]),
+            helper.make_node("Reshape", ["probs_raw", "target"], ["probs"]),
+        ]
+    )
+    onnx.save(graph, str(path))
+    refresh_hashes(model_dir)
+
+
+def test_a_graph_that_fails_at_some_batch_sizes_is_blamed_not_the_input(model_copy):
+    reshape_output(model_copy, [2, 196])  # runs at batch 2 only
+    model = runtime.load(model_copy)
+    assert model.decode(latent_codes(2)).shape == (2, 14, 14)
+    with pytest.raises(ModelFileError, match=r"decoder\.onnx: onnxruntime failed running it"):
+        model.decode(latent_codes(1))
+
+
+def test_a_graph_that_fails_to_run_is_refused_at_load(model_copy):
+    reshape_output(model_copy, [5, 196])
+    with pytest.raises(ModelFileError, match=r"decoder\.onnx: onnxruntime failed running it"):
+        runtime.load(model_copy)
+
+
+def test_a_graph_whose_output_has_the_wrong_shape_is_refused_at_load(model_copy):
+    reshape_output(model_copy, [4, 98])  # what a batch of 2 holds, wrongly shaped
+    with pytest.raises(
+        ModelFileError, match=r"decoder\.onnx: output 'probs' comes back with shape \(4, 98\)"
+    ):
+        runtime.load(model_copy)
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, "3", True])
+def test_generate_rejects_a_seed_that_is_not_a_non_negative_integer(model, seed):
+    with pytest.raises(InputError, match="seed must be an integer >= 0"):
+        model.generate(2, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("z", "message"),
+    [
+        (np.full((1, LATENT), np.nan, np.float32), "NaN"),
+        (np.full((3, LATENT), -np.inf, np.float32), "infinite"),
+        (np.zeros((0, LATENT), np.float32), "batch >= 1"),
+        (np.zeros((1, LATENT + 1), np.float32), r"got \(1, 5\)"),
+    ],
+)
+def test_float32_latent_codes_get_the_same_errors(model, z, message):
+    with pytest.raises(InputError, match=message):
+        model.decode(z)
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (np.full((1, 196), np.nan, np.float32), "NaN"),
+        (np.full((2, 196), 1.5, np.float32), r"\[0, 1\], got \[1\.5, 1\.5\]"),
+        (np.full((1, 196), -0.25, np.float32), r"\[0, 1\]"),
+        (np.full((1, 196), np.inf, np.float32), "infinite"),
+    ],
+)
+def test_float32_images_get_the_same_errors(model, images, message):
+    with pytest.raises(InputError, match=message):
+        model.encode(images)
+
+
+def test_float32_inputs_the_quick_check_cannot_settle_are_still_accepted(model):
+    # -0.0 has its sign bit set; squares of 1e30 overflow float32: both are valid.
+    images = np.where(binary_images(2) > 0, 1.0, -0.0).astype(np.float32)
+    assert np.array_equal(model.encode(images)[0], model.encode(images.astype(np.float64))[0])
+    z = np.full((1, LATENT), 1e30, np.float32)
+    assert np.array_equal(model.decode(z), model.decode(z.astype(np.float64)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from vae_edge.errors import InputError
 
@@ -13,11 +13,20 @@ from vae_edge.errors import InputError
 SOURCE_SIDE = 28
 POOL_FACTOR = 2
 THRESHOLD = 128
+IMAGE_SIDE = SOURCE_SIDE // POOL_FACTOR  # what the model sees: 14x14
 ACTIVATIONS = ("tanh", "relu")
 # Widest layer (hidden or latent) a model may have: 16x the default's widest, and small
 # enough that the largest weight matrix (8192 x 8192, 256 MiB) still fits in memory.
 MAX_LAYER_SIZE = 8192
 LR_SCHEDULES = ("constant", "cosine")
+# train: the 60,000 training images; validation: the first 1,000 test images; test: all
+# 10,000 test images (see `vae_edge.mnist.load_split`).
+Split = Literal["train", "validation", "test"]
+SPLITS: tuple[Split, ...] = get_args(Split)
+# Export: the largest |onnx - torch| difference accepted (logits: relative to their size),
+# and the weight quantizations offered beside float32.
+DEFAULT_ATOL = 1e-5
+QUANTIZATIONS = ("int8",)
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class ModelConfig:
 
     latent_dim: int = 16
     hidden_sizes: tuple[int, ...] = (512, 256)
-    image_side: int = SOURCE_SIDE // POOL_FACTOR
+    image_side: int = IMAGE_SIDE
     activation: str = "tanh"
 
     def __post_init__(self) -> None:

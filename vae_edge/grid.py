@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from vae_edge.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Largest grid image vae-edge draws: 50 million pixels (e.g. 7,000 x 7,000), 50 MB as
 # 8-bit grayscale. A larger one (-n 10**6, --nrow 10**9, --scale 10**5) is refused.
@@ -35,6 +37,8 @@ def grid_shape(
 
 def tile(images: np.ndarray, n_columns: int, padding: int = 1) -> np.ndarray:
     """Arrange images [N, H, W] into one 2-D array, `n_columns` per row, on a dark border."""
+    import numpy as np  # here, not above: the CLI reads this module's limits for --help
+
     n_images, height, width = images.shape
     n_rows = -(-n_images // n_columns)
     canvas = np.zeros(

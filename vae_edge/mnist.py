@@ -10,15 +10,13 @@ import gzip
 import math
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import numpy as np
 
-from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, THRESHOLD
+from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, SPLITS, THRESHOLD, Split
 from vae_edge.errors import VaeEdgeError
 
-Split = Literal["train", "validation", "test"]
-SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 VALIDATION_SIZE = 1000  # the first 1,000 test images, as in the original study
 
 IMAGE_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}

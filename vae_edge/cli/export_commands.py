@@ -8,6 +8,7 @@ import click
 
 from vae_edge.cli.options import FiniteFloatRange
 from vae_edge.cli.training_commands import import_training_module
+from vae_edge.config import DEFAULT_ATOL, QUANTIZATIONS
 from vae_edge.errors import VaeEdgeError, first_line
 
 
@@ -28,19 +29,19 @@ from vae_edge.errors import VaeEdgeError, first_line
     "--opset",
     type=click.IntRange(min=1),
     default=None,
-    help="ONNX opset of the graphs. Default: the lowest that holds their operators "
-    "(13 for this model), which the most onnxruntime versions load.",
+    help="ONNX opset of the graphs. Default: the lowest that holds their operators, "
+    "which the most onnxruntime versions load.",
 )
 @click.option(
     "--atol",
     type=FiniteFloatRange(min=0, min_open=True),
-    default=1e-5,
+    default=DEFAULT_ATOL,
     show_default=True,
     help="Largest |onnx - torch| difference the export accepts.",
 )
 @click.option(
     "--quantize",
-    type=click.Choice(["int8"]),
+    type=click.Choice(QUANTIZATIONS),
     default=None,
     help="Also quantize the graphs' weights (onnxruntime dynamic quantization).",
 )

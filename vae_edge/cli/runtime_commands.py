@@ -1,4 +1,8 @@
-"""Commands that run on a core install: onnxruntime, numpy and pillow, never torch."""
+"""Commands that run on a core install: onnxruntime, numpy and pillow, never torch.
+
+numpy, onnxruntime and pillow are imported when a command runs, not when the command
+line is built, so `vae-edge --help` and `vae-edge train` never load them.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,22 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
-from vae_edge import __version__, runtime
+from vae_edge import __version__
 from vae_edge.atomic import atomic_path, write_text_atomic
 from vae_edge.cli.options import SEED_RANGE
+from vae_edge.config import SPLITS
 from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.grid import MAX_GRID_PIXELS, default_columns, grid_shape
 from vae_edge.runtime.manifest import N_CLASSES
-from vae_edge.runtime.model import VAEModel
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vae_edge.runtime.model import VAEModel
 
 ENCODE_SUFFIXES = (".npy", ".json")
 PNG_SUFFIXES = (".png",)
@@ -55,6 +63,8 @@ def model_command(function: Callable[..., None]) -> click.Command:
     )
     @functools.wraps(function)
     def wrapper(model_dir: Path | None, threads: int | None, **kwargs: Any) -> None:
+        from vae_edge import runtime
+
         try:
             function(model=runtime.load(model_dir, threads=threads), **kwargs)
         except VaeEdgeError as error:
@@ -81,6 +91,10 @@ def output_path(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
 
 def read_images(paths: tuple[Path, ...], invert: bool) -> np.ndarray:
     """Preprocess image files into a batch [N, 196]."""
+    import numpy as np
+
+    from vae_edge import runtime
+
     return np.stack([runtime.preprocess(path, invert=invert) for path in paths])
 
 
@@ -152,6 +166,8 @@ def generate(
     scale: int,
 ) -> None:
     """Write a PNG grid of newly generated digits."""
+    from vae_edge import runtime
+
     if n_samples <= 0:
         raise InputError(f"-n must be a positive number of digits, got {n_samples}")
     # Refused before any digit is generated: the grid's size follows from the options.
@@ -183,6 +199,10 @@ def reconstruct(
     model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool, scale: int
 ) -> None:
     """Write the inputs (top row) above their reconstructions (bottom row) as a PNG."""
+    import numpy as np
+
+    from vae_edge import runtime
+
     output_path(output, PNG_SUFFIXES)
     inputs = read_images(images, invert)
     side = model.image_side
@@ -198,6 +218,8 @@ def reconstruct(
 @INVERT_OPTION
 def encode(model: VAEModel, images: tuple[Path, ...], output: Path, invert: bool) -> None:
     """Write each image's latent mean: mu [N, latent] as .npy, or mu and logvar as .json."""
+    import numpy as np
+
     output_path(output, ENCODE_SUFFIXES)
     mu, logvar = model.encode(read_images(images, invert))
     if output.suffix.lower() == ".npy":
@@ -235,6 +257,10 @@ def interpolate(
     scale: int,
 ) -> None:
     """Write a strip of digits decoded along the line between two images' latent means."""
+    import numpy as np
+
+    from vae_edge import runtime
+
     grid_shape(steps, model.image_side, steps, scale=scale)
     output_path(output, PNG_SUFFIXES)
     mu, _ = model.encode(read_images((first, second), invert))
@@ -265,7 +291,7 @@ def info(model: VAEModel) -> None:
         if part not in manifest:
             continue
         entry = manifest[part]
-        size = (model.model_dir / entry["file"]).stat().st_size
+        size = len((model.model_dir / entry["file"]).read_bytes())  # a folder or a zip
         lines.append(
             f"{part:<12} {entry['file']} {size:,} bytes, sha256 {entry['sha256'][:16]}, "
             f"{', '.join(entry['inputs'])} -> {', '.join(entry['outputs'])}"
@@ -279,7 +305,7 @@ def info(model: VAEModel) -> None:
 @model_command
 @click.option(
     "--split",
-    type=click.Choice(["test", "validation"]),
+    type=click.Choice([split for split in SPLITS if split != "train"]),
     default="test",
     show_default=True,
     help="10,000 test images or the first 1,000 (validation).",

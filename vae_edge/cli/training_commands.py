@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from vae_edge.cli.options import SEED_RANGE, FiniteFloatRange
-from vae_edge.config import MAX_LAYER_SIZE, ModelConfig, TrainOptions
+from vae_edge.config import LR_SCHEDULES, MAX_LAYER_SIZE, ModelConfig, TrainOptions
 from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def prepare_out_dir(out_dir: Path) -> None:
 )
 @click.option(
     "--lr-schedule",
-    type=click.Choice(["constant", "cosine"]),
+    type=click.Choice(LR_SCHEDULES),
     default=TrainOptions.lr_schedule,
     show_default=True,
     help="Keep --lr, or decay it along a cosine to 0 by the last epoch.",

@@ -16,7 +16,7 @@ import onnx
 from onnx import helper, numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-QUANTIZATIONS = ("int8",)
+from vae_edge.config import QUANTIZATIONS
 
 
 def gemm_to_matmul(model: onnx.ModelProto) -> onnx.ModelProto:

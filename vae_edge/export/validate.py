@@ -9,16 +9,20 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from vae_edge.config import DEFAULT_ATOL
 from vae_edge.model import VAE
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
     DECODER_NAME,
+    DECODER_OUTPUTS,
     ENCODER_INPUTS,
     ENCODER_NAME,
+    ENCODER_OUTPUTS,
 )
 
 VALIDATION_BATCH_SIZES = (1, 7, 64, 1000)
-DEFAULT_ATOL = 1e-5
+OUTPUTS = (*ENCODER_OUTPUTS, *DECODER_OUTPUTS)  # mu, logvar, probs, logits
+LOGITS = DECODER_OUTPUTS[1]
 
 
 @dataclass
@@ -37,7 +41,7 @@ class ValidationResult:
     logit_scale: float = 1.0
 
     def tolerance(self, name: str) -> float:
-        return self.atol * self.logit_scale if name == "logits" else self.atol
+        return self.atol * self.logit_scale if name == LOGITS else self.atol
 
     @property
     def finite(self) -> bool:
@@ -55,7 +59,7 @@ class ValidationResult:
         return {
             "batch_sizes": list(self.batch_sizes),
             "atol": self.atol,
-            "logits_tolerance": self.tolerance("logits"),
+            "logits_tolerance": self.tolerance(LOGITS),
             "worst_abs_difference": self.worst,
             "passed": self.passed,
         }
@@ -72,7 +76,7 @@ class ValidationResult:
             verdict += " (NaN or infinite outputs: the model has diverged)"
         return (
             f"validation {verdict}: {self.differences()}; "
-            f"tolerance {self.atol:.0e}, logits {self.tolerance('logits'):.0e}"
+            f"tolerance {self.atol:.0e}, logits {self.tolerance(LOGITS):.0e}"
         )
 
 
@@ -102,19 +106,17 @@ def validate(
         with torch.inference_mode():
             mu, logvar = vae.encoder(torch.from_numpy(images))
             logits = vae.decoder(torch.from_numpy(z))
-            expected = {
-                "mu": mu.numpy(),
-                "logvar": logvar.numpy(),
-                "probs": torch.sigmoid(logits).numpy(),
-                "logits": logits.numpy(),
-            }
-        actual = dict(
-            zip(("mu", "logvar"), encoder.run(None, {ENCODER_INPUTS[0]: images}), strict=True)
-        )
-        actual.update(
-            zip(("probs", "logits"), decoder.run(None, {DECODER_INPUTS[0]: z}), strict=True)
-        )
-        result.logit_scale = max(result.logit_scale, float(np.abs(expected["logits"]).max()))
+            expected = dict(
+                zip(
+                    OUTPUTS,
+                    (mu.numpy(), logvar.numpy(), torch.sigmoid(logits).numpy(), logits.numpy()),
+                    strict=True,
+                )
+            )
+        encoded = encoder.run(list(ENCODER_OUTPUTS), {ENCODER_INPUTS[0]: images})
+        decoded = decoder.run(list(DECODER_OUTPUTS), {DECODER_INPUTS[0]: z})
+        actual = dict(zip(OUTPUTS, (*encoded, *decoded), strict=True))
+        result.logit_scale = max(result.logit_scale, float(np.abs(expected[LOGITS]).max()))
         for name, value in expected.items():
             finite = np.isfinite(value).all() and np.isfinite(actual[name]).all()
             # max(0.0, nan) is 0.0: a non-finite output must not read as a perfect match.

@@ -1,12 +1,14 @@
 """Models bundled with vae-edge, each a model folder found by name (`--model NAME`).
 
-`default` is what `--model` means when it is not given.
+`default` is what `--model` means when it is not given. The folders are package
+resources, found through `importlib.resources`, so they load from a zipped or frozen
+package as well as from a folder.
 """
 
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 DEFAULT_MODEL = "default"
 
@@ -20,6 +22,6 @@ def bundled_model_names() -> list[str]:
     )
 
 
-def bundled_model_dir(name: str) -> Path:
+def bundled_model_dir(name: str) -> Traversable:
     """The folder of the bundled model `name` (whether or not it exists)."""
-    return Path(str(resources.files(__name__) / name))
+    return resources.files(__name__) / name

@@ -10,21 +10,47 @@
     again = model.reconstruct(x[None])      # [1, 14, 14]
 
 Every problem with a model folder is a `ModelFileError` (a `ValueError`) naming the file;
-bad arrays and arguments are `ValueError`s that say what was expected.
+bad arrays and arguments are `InputError`s (also `ValueError`s) that say what was expected.
 """
 
-from vae_edge.runtime.images import preprocess, save_grid
-from vae_edge.runtime.manifest import Manifest, ModelFileError, read_manifest
-from vae_edge.runtime.model import DEFAULT_MODEL_DIR, DEFAULT_THREADS, VAEModel, load
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_MODEL_DIR",
-    "DEFAULT_THREADS",
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vae_edge.runtime.images import preprocess
+    from vae_edge.runtime.manifest import Manifest, ModelFileError, read_manifest
+    from vae_edge.runtime.model import DEFAULT_MODEL_DIR, DEFAULT_THREADS, VAEModel, load
+    from vae_edge.runtime.png import save_grid
+
+# Each public name and the module it lives in, imported on first use: importing
+# `vae_edge.runtime.manifest` (as the command line does) must not load onnxruntime.
+_HOMES = {
+    "preprocess": "images",
+    "save_grid": "png",
+    "Manifest": "manifest",
+    "ModelFileError": "manifest",
+    "read_manifest": "manifest",
+    "DEFAULT_MODEL_DIR": "model",
+    "DEFAULT_THREADS": "model",
+    "VAEModel": "model",
+    "load": "model",
+}
+__all__ = [  # noqa: RUF022 (grouped by module, like _HOMES)
+    "preprocess",
+    "save_grid",
     "Manifest",
     "ModelFileError",
+    "read_manifest",
+    "DEFAULT_MODEL_DIR",
+    "DEFAULT_THREADS",
     "VAEModel",
     "load",
-    "preprocess",
-    "read_manifest",
-    "save_grid",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -10,15 +10,12 @@ from typing import TypeAlias
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vae_edge.atomic import atomic_path
-from vae_edge.config import POOL_FACTOR, SOURCE_SIDE
-from vae_edge.errors import InputError, OutputError
-from vae_edge.grid import default_columns, grid_shape, tile
+from vae_edge.config import IMAGE_SIDE, POOL_FACTOR, SOURCE_SIDE
+from vae_edge.errors import InputError
 from vae_edge.mnist import pool_and_binarize
-from vae_edge.runtime.arrays import non_negative_int, positive_int, real_array
+from vae_edge.runtime.arrays import real_array
 
 ImageInput: TypeAlias = "Image.Image | np.ndarray | str | os.PathLike[str]"
-MODEL_SIDE = SOURCE_SIDE // POOL_FACTOR
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
@@ -67,9 +64,21 @@ def _read_grayscale(path: Path, background: int) -> np.ndarray:
 
 
 def _grayscale(image: Image.Image, background: int) -> np.ndarray:
-    """8-bit grayscale pixels [H, W] of a PIL image, alpha composited onto `background`."""
-    if image.mode in _SIXTEEN_BIT_MODES:
-        return np.rint(np.asarray(image, dtype=np.float32) / 257).astype(np.uint8)
+    """8-bit grayscale pixels [H, W] of a PIL image, alpha composited onto `background`.
+
+    16-bit images (modes "I;16*", and "I", which Pillow 10.0 gives 16-bit PNGs) are
+    scaled from 0-65535; float images (mode "F", such as float TIFFs) from 0-1.
+    """
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "I":
+        pixels = np.asarray(image, dtype=np.float64)
+        if pixels.min() < 0 or pixels.max() > 65535:
+            raise InputError(
+                f"a 32-bit integer image must hold 16-bit values 0-65535, "
+                f"got {pixels.min():g}-{pixels.max():g}"
+            )
+        return np.rint(pixels / 257).astype(np.uint8)
+    if image.mode == "F":
+        return _to_uint8(np.asarray(image, dtype=np.float32))
     if image.mode == "P":  # a palette may carry transparency
         image = image.convert("RGBA")
     if "A" in image.mode or "a" in image.mode:
@@ -116,7 +125,7 @@ def _to_source_side(pixels: np.ndarray) -> np.ndarray:
     height, width = pixels.shape
     if (height, width) == (SOURCE_SIDE, SOURCE_SIDE):
         return pixels
-    if (height, width) == (MODEL_SIDE, MODEL_SIDE):
+    if (height, width) == (IMAGE_SIDE, IMAGE_SIDE):
         # Each pixel becomes a 2x2 block (nearest-neighbour upscaling), which pooling
         # averages back to the same value: the result is that pixel thresholded.
         return pixels.repeat(POOL_FACTOR, axis=0).repeat(POOL_FACTOR, axis=1)
@@ -125,43 +134,3 @@ def _to_source_side(pixels: np.ndarray) -> np.ndarray:
     resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
     resized = Image.fromarray(pixels).resize((SOURCE_SIDE, SOURCE_SIDE), resample)
     return np.asarray(resized, dtype=np.uint8)
-
-
-def save_grid(
-    images: np.ndarray,
-    path: str | os.PathLike[str],
-    nrow: int | None = None,
-    scale: int = 4,
-    padding: int = 1,
-) -> None:
-    """Write images [N, H, W] with values in [0, 1] as one grayscale PNG grid.
-
-    `nrow` images per row (default: ceil(sqrt(N)), a square-ish grid); every pixel is
-    drawn as a `scale` x `scale` block; `padding` dark pixels (before scaling) separate
-    the tiles. The PNG is written beside `path` and renamed into place, so a failure
-    leaves no partial file. A missing or unwritable folder raises an `OutputError` (an
-    `OSError`) whose message names `path`. A grid beyond `MAX_GRID_PIXELS` raises
-    `InputError`.
-    """
-    array = real_array(images, "images")
-    if array.ndim != 3 or 0 in array.shape:
-        raise InputError(f"images must have shape [N, H, W] with N, H, W >= 1, got {array.shape}")
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-        raise InputError("images must hold finite values in [0, 1]")
-    columns = default_columns(len(array)) if nrow is None else positive_int(nrow, "nrow")
-    scale = positive_int(scale, "scale")
-    padding = non_negative_int(padding, "padding")
-    grid_shape(len(array), max(array.shape[1:]), columns, padding, scale)  # refuse huge grids
-    canvas = tile(array, n_columns=columns, padding=padding)
-    pixels = np.rint(canvas * 255).astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
-    _write_png(pixels, Path(path))
-
-
-def _write_png(pixels: np.ndarray, path: Path) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise OutputError(f"{path}: folder {folder} {problem}")
-    with atomic_path(path) as tmp_path:  # a write error becomes an OutputError naming path
-        Image.fromarray(pixels).save(tmp_path, format="PNG")

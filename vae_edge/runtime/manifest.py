@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,14 @@ CLASSIFIER_NAME = "classifier.onnx"
 CLASSIFIER_INPUTS = ("mu",)
 CLASSIFIER_OUTPUTS = ("probabilities",)
 N_CLASSES = 10
+# How this vae-edge turns pictures into model inputs (`vae_edge.mnist.pool_and_binarize`).
+# A manifest records the preprocessing its model was trained with; one that differs is
+# refused, since the model would be fed inputs unlike those it learned from.
+PREPROCESSING = {
+    "source_side": SOURCE_SIDE,
+    "pool": f"{POOL_FACTOR}x{POOL_FACTOR} mean",
+    "threshold": THRESHOLD,
+}
 
 
 class ModelFileError(VaeEdgeError, ValueError):
@@ -72,6 +81,7 @@ class Manifest:
     # Optional graph: absent in folders exported without a classifier.
     classifier: GraphEntry | None = None
     variant: str = "float32"
+    preprocessing: dict[str, Any] = field(default_factory=lambda: dict(PREPROCESSING))
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -87,11 +97,7 @@ class Manifest:
             "variant": self.variant,
             "model": self.config.to_dict(),
             "image_shape": [self.config.image_side, self.config.image_side],
-            "preprocessing": {
-                "source_side": SOURCE_SIDE,
-                "pool": f"{POOL_FACTOR}x{POOL_FACTOR} mean",
-                "threshold": THRESHOLD,
-            },
+            "preprocessing": self.preprocessing,
             "opset": self.opset,
             "ir_version": self.ir_version,
             "encoder": self.encoder.to_dict(),
@@ -106,11 +112,26 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        """Parse a manifest dict; raises KeyError/TypeError/ValueError on a malformed one."""
+        """Parse a manifest dict; raises KeyError/TypeError/ValueError on a malformed one.
+
+        The inverse of `to_dict`. The image shape must be the model's and the
+        preprocessing this runtime's.
+        """
         if data["format_version"] != FORMAT_VERSION:
             raise ValueError(
                 f"format_version {data['format_version']} is not supported "
                 f"(this vae-edge reads version {FORMAT_VERSION})"
+            )
+        config = ModelConfig.from_dict(data["model"])
+        if list(data["image_shape"]) != [config.image_side, config.image_side]:
+            raise ValueError(
+                f"image_shape {data['image_shape']} does not match the model's "
+                f"image_side {config.image_side}"
+            )
+        if data["preprocessing"] != PREPROCESSING:
+            raise ValueError(
+                f"preprocessing {data['preprocessing']} differs from this vae-edge's "
+                f"{PREPROCESSING}"
             )
 
         def graph(entry: dict[str, Any]) -> GraphEntry:
@@ -126,7 +147,7 @@ class Manifest:
             )
 
         return cls(
-            config=ModelConfig.from_dict(data["model"]),
+            config=config,
             encoder=graph(data["encoder"]),
             decoder=graph(data["decoder"]),
             opset=int(data["opset"]),
@@ -134,17 +155,28 @@ class Manifest:
             classifier=graph(data["classifier"]) if "classifier" in data else None,
             package_version=str(data["package_version"]),
             variant=str(data.get("variant", "float32")),
+            preprocessing=dict(data["preprocessing"]),
             training=dict(data.get("training", {})),
             validation=dict(data.get("validation", {})),
         )
 
 
-def read_manifest(model_dir: str | Path) -> Manifest:
+def read_manifest(model_dir: str | Path | Traversable) -> Manifest:
     """Read and check `model_dir/manifest.json` and the SHA-256 of every graph it names.
 
     Any problem raises `ModelFileError` with a one-line message naming the file.
     """
-    model_dir = Path(model_dir)
+    return read_model_files(model_dir)[0]
+
+
+def read_model_files(model_dir: str | Path | Traversable) -> tuple[Manifest, dict[str, bytes]]:
+    """The checked manifest of `model_dir` and the bytes of each graph, by file name.
+
+    `model_dir` is a folder, or a `Traversable` such as a model folder inside a zipped
+    package. Each graph is read once: its SHA-256 is checked on the very bytes returned,
+    so what runs is what was checked. Any problem raises `ModelFileError` naming the file.
+    """
+    model_dir = Path(model_dir) if isinstance(model_dir, str) else model_dir
     if not model_dir.is_dir():
         raise ModelFileError(f"{model_dir}: model folder not found")
     manifest_path = model_dir / MANIFEST_NAME
@@ -156,17 +188,18 @@ def read_manifest(model_dir: str | Path) -> Manifest:
         raise ModelFileError(f"{manifest_path}: not a readable JSON manifest ({error})") from None
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{manifest_path}: malformed manifest ({error!r})") from None
+    graphs = {}
     for entry in manifest.graphs():
         graph_path = model_dir / entry.file
         if not graph_path.is_file():
             raise ModelFileError(f"{graph_path}: model file not found")
         try:
-            digest = sha256_file(graph_path)
+            graphs[entry.file] = graph_path.read_bytes()
         except OSError as error:
             raise ModelFileError(f"{graph_path}: cannot read it ({error.strerror})") from None
-        if digest != entry.sha256:
+        if hashlib.sha256(graphs[entry.file]).hexdigest() != entry.sha256:
             raise ModelFileError(
                 f"{graph_path}: SHA-256 does not match the manifest; the file is truncated, "
                 "modified or from another export"
             )
-    return manifest
+    return manifest, graphs

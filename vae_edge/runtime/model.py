@@ -1,16 +1,18 @@
-"""A loaded model folder: two onnxruntime sessions behind a small numpy API."""
+"""A loaded model folder: onnxruntime sessions behind a small numpy API."""
 
 from __future__ import annotations
 
 import numbers
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from vae_edge.config import DIGIT_CONFIDENCE, ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.models import DEFAULT_MODEL, bundled_model_dir, bundled_model_names
-from vae_edge.runtime.arrays import as_batch, positive_int
+from vae_edge.runtime.arrays import as_batch, non_negative_int, positive_int
 from vae_edge.runtime.manifest import (
     CLASSIFIER_INPUTS,
     CLASSIFIER_OUTPUTS,
@@ -20,11 +22,18 @@ from vae_edge.runtime.manifest import (
     ENCODER_OUTPUTS,
     MANIFEST_NAME,
     N_CLASSES,
+    GraphEntry,
     Manifest,
     ModelFileError,
-    read_manifest,
+    read_model_files,
 )
-from vae_edge.runtime.sessions import open_session
+from vae_edge.runtime.sessions import (
+    DEFAULT_PROVIDERS,
+    GraphSession,
+    Providers,
+    check_providers,
+    default_session_options,
+)
 
 # The model shipped inside the package; `load()` with no folder opens it.
 DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
@@ -48,6 +57,8 @@ CODE, CLASS_PROBS = CLASSIFIER_INPUTS[0], CLASSIFIER_OUTPUTS[0]
 DIGIT_DRAW_BLOCK = 4096
 # A digit that no code in this many blocks is confidently given to is refused.
 DIGIT_EMPTY_BLOCKS = 64
+# Output lists built once: a call should not pay for building them.
+_MU_LOGVAR, _PROBS, _LOGITS, _CLASS_PROBS = [MU, LOGVAR], [PROBS], [LOGITS], [CLASS_PROBS]
 
 
 class VAEModel:
@@ -61,34 +72,35 @@ class VAEModel:
 
     Inputs are batches: images [B, 196] or [B, 14, 14] with values in [0, 1], latent codes
     [B, latent_dim]; B >= 1. Any real dtype (bool, int, float) is converted to float32.
-    A wrong shape, NaN or infinity raises `ValueError` saying what was expected.
-    Outputs are float32. Calls are thread-safe (onnxruntime sessions are).
+    A wrong shape, NaN or infinity raises `InputError` (a `ValueError`) saying what was
+    expected; a graph that fails or answers in the wrong shape raises `ModelFileError`.
+    Outputs are float32. One model may be called from many threads at once (onnxruntime
+    sessions allow concurrent runs, and the model keeps no state between calls).
     """
 
-    def __init__(self, model_dir: Path, manifest: Manifest, threads: int) -> None:
+    def __init__(
+        self,
+        model_dir: Path | Traversable,
+        manifest: Manifest,
+        graphs: dict[str, bytes],
+        options: ort.SessionOptions,
+        providers: Providers,
+    ) -> None:
         self.model_dir = model_dir
         self.manifest = manifest
         self.config: ModelConfig = manifest.config
         self.latent_dim = self.config.latent_dim
         self.image_side = self.config.image_side
         pixels, latent = self.config.input_dim, self.latent_dim
-        self._encoder = open_session(
-            model_dir / manifest.encoder.file,
-            manifest.encoder,
-            threads,
-            {IMAGE: pixels, MU: latent, LOGVAR: latent},
-        )
-        self._decoder = open_session(
-            model_dir / manifest.decoder.file,
-            manifest.decoder,
-            threads,
-            {Z: latent, PROBS: pixels, LOGITS: pixels},
-        )
-        self._classifier = manifest.classifier and open_session(
-            model_dir / manifest.classifier.file,
-            manifest.classifier,
-            threads,
-            {CODE: latent, CLASS_PROBS: N_CLASSES},
+
+        def session(entry: GraphEntry, widths: dict[str, int]) -> GraphSession:
+            source = str(model_dir / entry.file)
+            return GraphSession(graphs[entry.file], source, entry, widths, options, providers)
+
+        self._encoder = session(manifest.encoder, {IMAGE: pixels, MU: latent, LOGVAR: latent})
+        self._decoder = session(manifest.decoder, {Z: latent, PROBS: pixels, LOGITS: pixels})
+        self._classifier = manifest.classifier and session(
+            manifest.classifier, {CODE: latent, CLASS_PROBS: N_CLASSES}
         )
         self.has_classifier = self._classifier is not None
         recipe = manifest.training.get("classifier", {})
@@ -102,22 +114,23 @@ class VAEModel:
         batch = as_batch(
             images, "images", self.config.input_dim, self.image_side, unit_interval=True
         )
-        mu, logvar = self._encoder.run([MU, LOGVAR], {IMAGE: batch})
+        mu, logvar = self._encoder.run(_MU_LOGVAR, {IMAGE: batch})
         return mu, logvar
 
     def decode_logits(self, z: np.ndarray) -> np.ndarray:
         """Latent codes [B, latent_dim] -> pixel logits [B, 196] (for log-likelihoods)."""
-        return self._run_decoder(LOGITS, as_batch(z, "z", self.latent_dim))
+        return self._decoder.run(_LOGITS, {Z: as_batch(z, "z", self.latent_dim)})[0]
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latent codes [B, latent_dim] -> pixel probabilities [B, 14, 14]."""
-        probs = self._run_decoder(PROBS, as_batch(z, "z", self.latent_dim))
+        probs = self._decoder.run(_PROBS, {Z: as_batch(z, "z", self.latent_dim)})[0]
         return probs.reshape(-1, self.image_side, self.image_side)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """Images [B, 196] or [B, 14, 14] -> reconstructions [B, 14, 14], decoded from mu."""
         mu, _ = self.encode(images)
-        return self._run_decoder(PROBS, mu).reshape(-1, self.image_side, self.image_side)
+        probs = self._decoder.run(_PROBS, {Z: mu})[0]
+        return probs.reshape(-1, self.image_side, self.image_side)
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images [B, 196] or [B, 14, 14] -> (digits [B] int64, probabilities [B, 10]).
@@ -134,10 +147,10 @@ class VAEModel:
     ) -> np.ndarray:
         """`n` new digits [n, 14, 14] (probabilities) decoded from z ~ N(0, I).
 
-        z comes from `np.random.default_rng(seed)` (seed None: fresh entropy) and is
-        decoded `chunk_size` codes at a time, so memory beyond the result stays bounded.
-        The same seed gives the same digits whatever the chunk size: each chunk draws
-        the next part of the one generator's stream.
+        z comes from `np.random.default_rng(seed)` (seed None: fresh entropy; else an
+        integer >= 0) and is decoded `chunk_size` codes at a time, so memory beyond the
+        result stays bounded. The same seed gives the same digits whatever the chunk
+        size: each chunk draws the next part of the one generator's stream.
 
         With `digit` (0-9) and a classifier in the model folder, only prior samples the
         classifier gives to that digit with probability >= `digit_confidence` are kept,
@@ -146,7 +159,7 @@ class VAEModel:
         """
         n = positive_int(n, "n")
         chunk_size = positive_int(chunk_size, "chunk_size")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(None if seed is None else non_negative_int(seed, "seed"))
         side = self.image_side
         if digit is not None:
             return self._generate_digit(digit, n, rng).reshape(n, side, side)
@@ -154,7 +167,8 @@ class VAEModel:
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
             z = rng.standard_normal((stop - start, self.latent_dim), dtype=np.float32)
-            digits[start:stop] = self._run_decoder(PROBS, z).reshape(-1, side, side)
+            probs = self._decoder.run(_PROBS, {Z: z})[0]
+            digits[start:stop] = probs.reshape(-1, side, side)
         return digits
 
     def _generate_digit(self, digit: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -177,8 +191,8 @@ class VAEModel:
             z = z[self._classify_codes(z)[:, digit] >= self.digit_confidence]
             if not len(z):
                 continue
-            decoded = self._run_decoder(PROBS, z)
-            mu, _ = self._encoder.run([MU, LOGVAR], {IMAGE: decoded})
+            decoded = self._decoder.run(_PROBS, {Z: z})[0]
+            mu, _ = self._encoder.run(_MU_LOGVAR, {IMAGE: decoded})
             decoded = decoded[self._classify_codes(mu)[:, digit] >= self.digit_confidence]
             taken = decoded[: n - found]
             images[found : found + len(taken)] = taken
@@ -192,17 +206,14 @@ class VAEModel:
                 f"{self.model_dir}: this model folder has no digit classifier; add one with "
                 "`vae-edge train-classifier --model FOLDER`"
             )
-        return self._classifier.run([CLASS_PROBS], {CODE: codes})[0]
-
-    def _run_decoder(self, output: str, z: np.ndarray) -> np.ndarray:
-        """Run the decoder on an already checked float32 [B, latent_dim] batch."""
-        return self._decoder.run([output], {Z: z})[0]
+        return self._classifier.run(_CLASS_PROBS, {CODE: codes})[0]
 
 
-def resolve_model_dir(model: str | Path | None) -> Path:
+def resolve_model_dir(model: str | Path | None) -> Path | Traversable:
     """A model folder: `model` itself if it is a folder, else the bundled model of that name.
 
-    None means the bundled default model. Anything else is a `ModelFileError`.
+    None means the bundled default model. Anything else is a `ModelFileError`. A bundled
+    model is a `Traversable` of the package's resources: a folder, or a place inside a zip.
     """
     name = DEFAULT_MODEL if model is None else str(model)
     if model is not None and Path(model).is_dir():
@@ -220,17 +231,36 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     )
 
 
-def load(model_dir: str | Path | None = None, *, threads: int | None = None) -> VAEModel:
+def load(
+    model_dir: str | Path | None = None,
+    *,
+    threads: int | None = None,
+    providers: Providers | None = None,
+    session_options: ort.SessionOptions | None = None,
+) -> VAEModel:
     """Open an exported model folder, or a bundled model by name (None: "default").
 
-    The manifest and the SHA-256 of both graphs are checked, then each graph's tensor
+    The manifest and the SHA-256 of every graph are checked, then each graph's tensor
     names and sizes against the manifest; any problem is a `ModelFileError` naming the
-    file. `threads` is onnxruntime's intra-op thread count per graph (default
-    `DEFAULT_THREADS`, 1: the fastest for these tiny graphs at small batches).
+    file. Each session is made from the very bytes whose hash was checked.
+
+    onnxruntime's own settings pass through: `providers` (default CPU only) and
+    `session_options` (an `onnxruntime.SessionOptions`, used as given). Without
+    `session_options` the runtime's defaults apply: `threads` intra-op threads per graph
+    (default `DEFAULT_THREADS`, 1: the fastest for these tiny graphs at small batches),
+    no spinning, errors-only logging.
     """
+    if session_options is not None and threads is not None:
+        raise InputError("pass threads or session_options, not both (set threads in the options)")
+    if session_options is not None and not isinstance(session_options, ort.SessionOptions):
+        raise InputError(
+            f"session_options must be an onnxruntime.SessionOptions, got {session_options!r}"
+        )
     threads = DEFAULT_THREADS if threads is None else positive_int(threads, "threads")
+    providers = check_providers(DEFAULT_PROVIDERS if providers is None else providers)
+    options = default_session_options(threads) if session_options is None else session_options
     model_dir = resolve_model_dir(model_dir)
-    manifest = read_manifest(model_dir)
+    manifest, graphs = read_model_files(model_dir)
     expected = [
         (manifest.encoder, ENCODER_INPUTS, ENCODER_OUTPUTS),
         (manifest.decoder, DECODER_INPUTS, DECODER_OUTPUTS),
@@ -243,4 +273,4 @@ def load(model_dir: str | Path | None = None, *, threads: int | None = None) -> 
                 f"{model_dir / MANIFEST_NAME}: {entry.file} must map {inputs} to {outputs}, "
                 f"the manifest lists {entry.inputs} to {entry.outputs}"
             )
-    return VAEModel(model_dir, manifest, threads)
+    return VAEModel(model_dir, manifest, graphs, options, providers)

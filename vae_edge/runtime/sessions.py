@@ -1,15 +1,22 @@
-"""onnxruntime sessions for the two small graphs, checked against what the manifest promises."""
+"""onnxruntime sessions for the small graphs, checked against what the manifest promises."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
+from vae_edge.errors import InputError
 from vae_edge.runtime.manifest import GraphEntry, ModelFileError
 
+# What `load` passes as `providers` when the app gives none.
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+Providers = Sequence[str | tuple[str, dict[str, Any]]]
 
-def session_options(threads: int) -> ort.SessionOptions:
+
+def default_session_options(threads: int) -> ort.SessionOptions:
     """Options for a graph of a few hundred thousand weights run on a CPU beside an app."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -22,49 +29,109 @@ def session_options(threads: int) -> ort.SessionOptions:
     return options
 
 
-def open_session(
-    path: Path, entry: GraphEntry, threads: int, widths: dict[str, int]
-) -> ort.InferenceSession:
-    """A CPU session for `path` whose tensors are those of `entry`, each [batch, width].
+def check_providers(providers: Providers) -> list[str | tuple[str, dict[str, Any]]]:
+    """`providers` as a list, if each names an execution provider this onnxruntime has."""
+    available = ort.get_available_providers()
+    if isinstance(providers, str) or not isinstance(providers, Sequence) or not providers:
+        raise InputError(f"providers must be a non-empty list of names, got {providers!r}")
+    for provider in providers:
+        name = provider[0] if isinstance(provider, tuple) else provider
+        if name not in available:
+            raise InputError(
+                f"providers: {name!r} is not available in this onnxruntime "
+                f"(available: {', '.join(available)})"
+            )
+    return list(providers)
 
-    `widths` maps every input and output name to its expected last dimension. Any graph
-    onnxruntime cannot load, or whose tensors differ, is a `ModelFileError` naming `path`.
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+class GraphSession:
+    """One onnxruntime session whose failures and wrong outputs are blamed on its graph.
+
+    `source` names the graph file in messages. `widths` maps every input and output
+    name to its last dimension: the declared tensors are checked against them, then one
+    run on zeros must return every output as [batch, width].
     """
-    try:
-        session = ort.InferenceSession(
-            str(path), session_options(threads), providers=["CPUExecutionProvider"]
-        )
-    except Exception as error:  # onnxruntime raises its own types, with no common base
-        detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no detail"
-        raise ModelFileError(f"{path}: onnxruntime cannot load it ({detail})") from None
-    inputs = tuple(node.name for node in session.get_inputs())
-    outputs = tuple(node.name for node in session.get_outputs())
-    if inputs != entry.inputs or set(outputs) != set(entry.outputs):
-        raise ModelFileError(
-            f"{path}: graph has inputs {inputs} and outputs {outputs}, "
-            f"the manifest says {entry.inputs} and {entry.outputs}"
-        )
-    for node in (*session.get_inputs(), *session.get_outputs()):
-        _check_tensor(path, node, widths[node.name])
-    return session
+
+    def __init__(
+        self,
+        graph: bytes,
+        source: str,
+        entry: GraphEntry,
+        widths: dict[str, int],
+        options: ort.SessionOptions,
+        providers: Providers,
+    ) -> None:
+        try:
+            session = ort.InferenceSession(graph, options, providers=list(providers))
+        except Exception as error:  # onnxruntime raises its own types, with no common base
+            raise ModelFileError(
+                f"{source}: onnxruntime cannot load it ({_first_line(error)})"
+            ) from None
+        inputs = tuple(node.name for node in session.get_inputs())
+        outputs = tuple(node.name for node in session.get_outputs())
+        if inputs != entry.inputs or set(outputs) != set(entry.outputs):
+            raise ModelFileError(
+                f"{source}: graph has inputs {inputs} and outputs {outputs}, "
+                f"the manifest says {entry.inputs} and {entry.outputs}"
+            )
+        for node in (*session.get_inputs(), *session.get_outputs()):
+            _check_tensor(source, node, widths[node.name])
+        self.session = session
+        self.source = source
+        self._run = session.run
+        self._probe(widths)
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The named outputs for `feeds`, whose arrays the caller has checked."""
+        try:
+            return self._run(outputs, feeds)
+        except Exception as error:  # the inputs were checked: the graph failed to run
+            raise ModelFileError(
+                f"{self.source}: onnxruntime failed running it ({_first_line(error)})"
+            ) from None
+
+    def _probe(self, widths: dict[str, int]) -> None:
+        """Run the graph once on zeros; each output must come back [batch, width].
+
+        Declared shapes may be symbolic; this shows what the graph really returns, at
+        load, so no call later pays for checking outputs.
+        """
+        batch = 2  # not 1: a graph that fixed its batch size inside fails here
+        names = [node.name for node in self.session.get_outputs()]
+        feeds = {
+            node.name: np.zeros((batch, widths[node.name]), np.float32)
+            for node in self.session.get_inputs()
+        }
+        for name, result in zip(names, self.run(names, feeds), strict=True):
+            expected = (batch, widths[name])
+            if result.shape != expected:
+                raise ModelFileError(
+                    f"{self.source}: output {name!r} comes back with shape {result.shape} "
+                    f"for a batch of {batch}, expected {expected}"
+                )
 
 
-def _check_tensor(path: Path, node: ort.NodeArg, width: int) -> None:
+def _check_tensor(source: str, node: ort.NodeArg, width: int) -> None:
     """A float tensor [batch, width] whose batch axis is dynamic (unknown sizes pass)."""
     if node.type != "tensor(float)":
-        raise ModelFileError(f"{path}: tensor {node.name!r} is {node.type}, expected float32")
+        raise ModelFileError(f"{source}: tensor {node.name!r} is {node.type}, expected float32")
     shape = node.shape
     if shape is None:  # no shape recorded: the run itself will tell
         return
     if len(shape) != 2:
-        raise ModelFileError(f"{path}: tensor {node.name!r} has shape {shape}, expected 2 axes")
+        raise ModelFileError(f"{source}: tensor {node.name!r} has shape {shape}, expected 2 axes")
     if isinstance(shape[0], int):
         raise ModelFileError(
-            f"{path}: tensor {node.name!r} has a fixed batch size {shape[0]}; "
+            f"{source}: tensor {node.name!r} has a fixed batch size {shape[0]}; "
             "the runtime needs graphs exported with a dynamic batch axis"
         )
     if isinstance(shape[1], int) and shape[1] != width:
         raise ModelFileError(
-            f"{path}: tensor {node.name!r} has width {shape[1]}, but the manifest's model "
+            f"{source}: tensor {node.name!r} has width {shape[1]}, but the manifest's model "
             f"(latent size, image size) needs {width}"
         )
