@@ -276,12 +276,12 @@ def test_force_swaps_the_whole_folder_and_leaves_no_scratch(tmp_path, small_run,
 def test_the_fallback_swap_restores_the_old_model_when_the_second_rename_fails(
     tmp_path, small_run, monkeypatch
 ):
-    from vae_edge import export as export_module
+    from vae_edge import atomic
 
     model_dir = tmp_path / "model"
     export_model(load_checkpoint(small_run), model_dir)
     before = {p.name: p.read_bytes() for p in model_dir.iterdir()}
-    monkeypatch.setattr(export_module, "_exchange", lambda first, second: False)
+    monkeypatch.setattr(atomic, "_exchange", lambda first, second: False)
     real_rename = os.rename
 
     def failing_rename(source, target):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
 import re
 import secrets
@@ -77,3 +79,53 @@ def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+# renameat2(2): swap two paths in one step (Linux 3.15+; ext4, xfs, btrfs, tmpfs, ...).
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put folder `new` at `target`, a sibling; afterwards `new` holds the old `target`.
+
+    Where the kernel and file system can swap two paths in one step, `target` holds the
+    complete old or the complete new folder at every instant. Elsewhere the old folder
+    is renamed aside first, leaving `target` absent (never partial) for the instant
+    between two renames, and renamed back if the second rename fails.
+    """
+    if not target.exists():
+        os.rename(new, target)
+    elif not _exchange(new, target):
+        aside = new.with_name(new.name + ".old")
+        os.rename(target, aside)
+        try:
+            os.rename(new, target)
+        except BaseException:
+            os.rename(aside, target)
+            raise
+        os.rename(aside, new)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically with renameat2; False where that is not supported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without renameat2
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    status = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if status == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vae_edge.atomic import replace_folder
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, Manifest, read_manifest
 
@@ -154,27 +155,12 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
         templates = resources.files("vae_edge") / "c_templates"
         for name in TEMPLATE_NAMES:
             (scratch / name).write_bytes((templates / name).read_bytes())
-        _replace_folder(scratch, out_dir)
+        replace_folder(scratch, out_dir)  # scratch then holds the old folder, removed below
     except OSError as error:
         raise CSourceError(f"-o {out_dir}: cannot write there ({error.strerror})") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return [out_dir / name for name in (HEADER_NAME, SOURCE_NAME, *TEMPLATE_NAMES)]
-
-
-def _replace_folder(scratch: Path, out_dir: Path) -> None:
-    """Rename `scratch` onto `out_dir`; an existing `out_dir` is moved aside, then removed."""
-    if not out_dir.exists():
-        os.replace(scratch, out_dir)
-        return
-    old = _sibling(out_dir, "old")
-    os.replace(out_dir, old)
-    try:
-        os.replace(scratch, out_dir)
-    except BaseException:
-        os.replace(old, out_dir)  # put the old folder back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sibling(out_dir: Path, kind: str) -> Path:

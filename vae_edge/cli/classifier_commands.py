@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from vae_edge.cli.options import SEED_RANGE
+from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
 from vae_edge.cli.training_commands import import_training_module
 from vae_edge.config import DIGIT_CONFIDENCE, ClassifierOptions
 from vae_edge.errors import VaeEdgeError, first_line
@@ -15,14 +16,7 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
 
 
 @click.command("train-classifier")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model folder (or bundled model name) to add classifier.onnx to. Default: the "
-    "bundled `default` model.",
-)
+@MODEL_DIR_OPTION
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),

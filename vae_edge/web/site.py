@@ -15,6 +15,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from vae_edge.atomic import replace_folder
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest
 from vae_edge.runtime.model import resolve_model_dir
@@ -82,7 +83,7 @@ def build_site(
             (tmp_dir / ORT_FOLDER).mkdir()
             for path in ort_files:
                 shutil.copyfile(path, tmp_dir / ORT_FOLDER / path.name)
-        _move_into_place(tmp_dir, target)
+        replace_folder(tmp_dir, target)  # tmp_dir then holds the old site, removed below
     except OSError as error:
         raise SiteError(
             f"-o {site_dir}: cannot write the site ({error.strerror or error})"
@@ -163,18 +164,3 @@ def _write_page(folder: Path, model_name: str, offline: bool) -> None:
 def _script_json(value: object) -> str:
     """JSON safe inside a <script> element (no `</script>` can end it early)."""
     return json.dumps(value).replace("<", "\\u003c")
-
-
-def _move_into_place(tmp_dir: Path, site_dir: Path) -> None:
-    """Rename the finished site onto `site_dir`; an old site moves aside and is deleted."""
-    if not site_dir.exists():
-        os.rename(tmp_dir, site_dir)
-        return
-    old_dir = tmp_dir.with_name(tmp_dir.name + ".old")
-    os.rename(site_dir, old_dir)
-    try:
-        os.rename(tmp_dir, site_dir)
-    except OSError:
-        os.rename(old_dir, site_dir)
-        raise
-    shutil.rmtree(old_dir, ignore_errors=True)
