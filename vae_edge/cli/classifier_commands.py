@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vae_edge.cli.options import SEED_RANGE
+from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE
 from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
 from vae_edge.cli.training_commands import import_training_module
 from vae_edge.config import DIGIT_CONFIDENCE, ClassifierOptions
@@ -41,12 +41,7 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
     "keep it; recorded in the manifest. Lower it for a classifier that is rarely so sure.",
 )
 @click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed.")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="MNIST folder. Default: $VAE_EDGE_DATA, else the user cache.",
-)
+@DATA_DIR_OPTION
 def train_classifier(
     model_dir: Path | None,
     epochs: int,

@@ -1,14 +1,23 @@
-"""Option types shared by the commands: click lets NaN and infinity through a FloatRange."""
+"""Options and option types shared by the commands (click lets NaN and inf through a FloatRange)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import click
 
 # Seeds reach torch.manual_seed, which takes at most a 64-bit value; numpy takes any size.
 MAX_SEED = 2**63 - 1
 SEED_RANGE = click.IntRange(min=0, max=MAX_SEED)
+
+DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the four MNIST IDX files. Default: $VAE_EDGE_DATA, else the user "
+    "cache (downloaded on first use).",
+)
 
 
 class FiniteFloatRange(click.FloatRange):

@@ -19,7 +19,7 @@ import click
 
 from vae_edge import __version__
 from vae_edge.atomic import atomic_path, write_text_atomic
-from vae_edge.cli.options import SEED_RANGE
+from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE
 from vae_edge.config import SPLITS
 from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.grid import MAX_GRID_PIXELS, default_columns, grid_shape
@@ -319,12 +319,7 @@ def info(model: VAEModel) -> None:
     help="Importance samples per image (1 gives the ELBO).",
 )
 @click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed for the samples.")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="MNIST folder. Default: $VAE_EDGE_DATA, else the user cache.",
-)
+@DATA_DIR_OPTION
 @click.option(
     "--json",
     "json_path",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vae_edge.cli.options import SEED_RANGE, FiniteFloatRange
+from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE, FiniteFloatRange
 from vae_edge.config import LR_SCHEDULES, MAX_LAYER_SIZE, ModelConfig, TrainOptions
 from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
 
@@ -132,13 +132,7 @@ def prepare_out_dir(out_dir: Path) -> None:
     show_default=True,
     help="Seed for weights, batch order and sampling: same seed, same result.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder with the four MNIST IDX files. Default: $VAE_EDGE_DATA, else the "
-    "user cache (downloaded on first use).",
-)
+@DATA_DIR_OPTION
 @click.option(
     "--out",
     "out_dir",
