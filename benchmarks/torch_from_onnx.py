@@ -58,13 +58,13 @@ def _check_twin(vae: VAE, model_dir: str | Path) -> None:
 
 
 def write_checkpoint(vae: VAE, path: Path) -> None:
-    """Save `vae` as a vae-edge checkpoint (weights only: no optimizer, no history)."""
+    """Save `vae` as a vae-edge checkpoint: its weights, a fresh optimizer, no history."""
     Checkpoint(
         config=vae.config,
         options={},
         epoch=0,
         model_state=vae.state_dict(),
-        optimizer_state={},
+        optimizer_state=torch.optim.Adam(vae.parameters()).state_dict(),
         rng_state=torch.get_rng_state(),
         history=[],
     ).save(path)

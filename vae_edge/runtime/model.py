@@ -38,11 +38,11 @@ from vae_edge.runtime.sessions import (
 # The model shipped inside the package; `load()` with no folder opens it.
 DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
 # One onnxruntime thread per graph. `python -m benchmarks.latency` with the bundled model
-# on a 2-core Intel Xeon VM under load (benchmarks/results/latency.md, bare decoder
-# session, medians, µs):
-#   batch     1:    45 with 1 thread,    225 with 2  (the hand-off dominates)
-#   batch    64:   288                   456
-#   batch  1024: 10574                  6451         (2 threads 1.64x faster)
+# on a quiet 2-core Intel Xeon VM (benchmarks/results/latency.md, bare decoder session,
+# medians, µs):
+#   batch     1:    34.9 with 1 thread,    37.4 with 2
+#   batch    64:   267                    234
+#   batch  1024:  3945                   3178         (2 threads 1.24x faster)
 # An app that embeds the runtime mostly decodes one or a few codes per call, where the
 # hand-off to a second thread costs more than it saves, and one thread leaves the other
 # cores to that app. The CLI's 64-digit grid takes under 0.4 ms either way, next to 0.2 s
