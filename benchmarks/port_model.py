@@ -27,7 +27,7 @@ import onnxruntime as ort
 from benchmarks.report import write_report
 from vae_edge.atomic import write_text_atomic
 from vae_edge.download import resolve_data_dir
-from vae_edge.export.onnx_export import make_portable
+from vae_edge.export.onnx_export import default_opset, make_portable
 from vae_edge.mnist import load_split
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest, sha256_file
 
@@ -70,8 +70,7 @@ def main() -> None:
                         "output": name,
                         "rows": len(images),
                         "max |new - old|": float(np.max(np.abs(after[name] - before[name]))),
-                        "opset": f"{original.opset_import[0].version} -> "
-                        f"{portable.opset_import[0].version}",
+                        "opset": f"{default_opset(original)} -> {default_opset(portable)}",
                         "IR version": f"{original.ir_version} -> {portable.ir_version}",
                         "bytes": f"{old_path.stat().st_size} -> {new_path.stat().st_size}",
                     }
@@ -89,7 +88,7 @@ def main() -> None:
             manifest,
             encoder=dataclasses.replace(manifest.encoder, sha256=sha256_file(ported["encoder"][0])),
             decoder=dataclasses.replace(manifest.decoder, sha256=sha256_file(ported["decoder"][0])),
-            opset=ported["decoder"][1].opset_import[0].version,
+            opset=default_opset(ported["decoder"][1]),
             ir_version=ported["decoder"][1].ir_version,
         )
         # Graphs first, manifest last (as export does); each move is a rename.

@@ -85,13 +85,18 @@ def _quiet() -> Iterator[None]:
         onnx_logger.setLevel(level)
 
 
+def default_opset(graph: onnx.ModelProto) -> int:
+    """The version of the default ("ai.onnx") operator set the graph imports."""
+    return {entry.domain: entry.version for entry in graph.opset_import}[""]
+
+
 def lowest_opset(graph: onnx.ModelProto) -> int:
     """The lowest default-domain opset whose operators mean what this graph's mean.
 
     Each operator's schema in force at the graph's opset was introduced at some version;
     the graph needs the newest of those introductions, and no later opset.
     """
-    current = {entry.domain: entry.version for entry in graph.opset_import}[""]
+    current = default_opset(graph)
     return max(
         onnx.defs.get_schema(node.op_type, current, node.domain).since_version
         for node in graph.graph.node
@@ -123,7 +128,7 @@ def make_portable(graph: onnx.ModelProto, opset: int | None) -> onnx.ModelProto:
         raise ExportError(
             f"--opset {target}: the graph's operators need opset {needed} to {newest}"
         )
-    if target != {entry.domain: entry.version for entry in graph.opset_import}[""]:
+    if target != default_opset(graph):
         graph = onnx.version_converter.convert_version(graph, target)
     # The IR version of the ONNX release that introduced these opsets: the oldest readers
     # that understand the operators also understand the file.
@@ -216,7 +221,7 @@ def build_manifest(
         config=checkpoint.config,
         encoder=entry(ENCODER_NAME, ENCODER_INPUTS, ENCODER_OUTPUTS),
         decoder=entry(DECODER_NAME, DECODER_INPUTS, DECODER_OUTPUTS),
-        opset={entry.domain: entry.version for entry in written.opset_import}[""],
+        opset=default_opset(written),
         ir_version=written.ir_version,
         package_version=__version__,
         variant=variant,
