@@ -26,7 +26,7 @@ import numpy as np
 
 from benchmarks.report import write_report
 from vae_edge import runtime
-from vae_edge.classifier import LatentClassifier, fit_candidates, predict
+from vae_edge.classifier import LatentClassifier, accuracy_under_noise, fit_candidates, predict
 from vae_edge.config import ClassifierOptions
 from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_labels, load_split
@@ -48,15 +48,6 @@ def balanced_subset(labels: np.ndarray, count: int, rng: np.random.Generator) ->
     return np.concatenate(
         [rng.choice(np.flatnonzero(labels == d), per_class, replace=False) for d in range(10)]
     )
-
-
-def accuracies(features, classifier, images, labels) -> dict[str, float]:
-    """Accuracy at each noise level; each level flips with its own generator (seed 0)."""
-    result = {}
-    for rate in RATES:
-        seen = flip_pixels(images, rate, np.random.default_rng(0)) if rate else images
-        result[f"{rate:.0%}"] = float(np.mean(predict(classifier, features(seen)) == labels))
-    return result
 
 
 def labelled_draws(train, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +89,8 @@ def semi_supervised(model, train, test) -> tuple[list[dict[str, object]], Latent
                 source = "classifier.onnx"
             else:
                 classifier = train_like_folder(model, features, width, examples)
-                result = accuracies(features, classifier, *test)
+                scores = accuracy_under_noise(features, {name: classifier}, *test, RATES)[name]
+                result = {f"{rate:.0%}": value for rate, value in scores.items()}
                 source = "trained here"
                 if features is pixels and count == len(train[1]):
                     judge = classifier

@@ -100,9 +100,10 @@ class VAEModel:
 
         self._encoder = session(manifest.encoder, {IMAGE: pixels, MU: latent, LOGVAR: latent})
         self._decoder = session(manifest.decoder, {Z: latent, PROBS: pixels, LOGITS: pixels})
-        self._classifier = manifest.classifier and session(
-            manifest.classifier, {CODE: latent, CLASS_PROBS: N_CLASSES}
-        )
+        self._classifier = None
+        if manifest.classifier is not None:
+            widths = {CODE: latent, CLASS_PROBS: N_CLASSES}
+            self._classifier = session(manifest.classifier, widths)
         self.has_classifier = self._classifier is not None
         recipe = manifest.training.get("classifier", {})
         self.digit_confidence = float(recipe.get("digit_confidence", DIGIT_CONFIDENCE))
