@@ -18,7 +18,7 @@ from onnx import numpy_helper
 from vae_edge.checkpoint import Checkpoint
 from vae_edge.model import VAE
 from vae_edge.runtime import load
-from vae_edge.runtime.manifest import read_model_files
+from vae_edge.runtime.manifest import read_graph, read_manifest_only
 
 
 def vae_from_model_dir(model_dir: str | Path) -> VAE:
@@ -26,12 +26,13 @@ def vae_from_model_dir(model_dir: str | Path) -> VAE:
 
     Checks that it reproduces the runtime's outputs on random inputs (within 1e-5).
     """
-    manifest, graphs = read_model_files(Path(model_dir))
+    manifest = read_manifest_only(Path(model_dir))
     if manifest.variant != "float32":
         raise SystemExit(f"{model_dir}: a {manifest.variant} model has no PyTorch twin")
     state = {}
     for prefix, entry in (("encoder.", manifest.encoder), ("", manifest.decoder)):
-        for initializer in onnx.load_from_string(graphs[entry.file]).graph.initializer:
+        graph = read_graph(Path(model_dir), entry)
+        for initializer in onnx.load_from_string(graph).graph.initializer:
             weights = numpy_helper.to_array(initializer).copy()
             state[prefix + initializer.name] = torch.from_numpy(weights)
     vae = VAE(manifest.config)

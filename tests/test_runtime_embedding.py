@@ -25,23 +25,26 @@ def model():
     return runtime.load()
 
 
-def test_one_model_called_from_eight_threads_at_once_gives_the_serial_results(model):
+@pytest.mark.parametrize("lazy", [False, True])  # lazy: the threads race to open sessions
+def test_one_model_called_from_eight_threads_at_once_gives_the_serial_results(lazy):
+    model = runtime.load(lazy=lazy)
     rng = np.random.default_rng(0)
     codes = [rng.standard_normal((1 + 5 * i, model.latent_dim), np.float32) for i in range(8)]
     images = [(rng.random((1 + 3 * i, 196)) < 0.3).astype(np.float32) for i in range(8)]
 
-    def work(index: int) -> list[np.ndarray]:
-        mu, logvar = model.encode(images[index])
-        return [model.decode(codes[index]), mu, logvar, model.generate(20, seed=index)]
+    def work(on: runtime.VAEModel, index: int) -> list[np.ndarray]:
+        mu, logvar = on.encode(images[index])
+        return [on.decode(codes[index]), mu, logvar, on.generate(20, seed=index)]
 
-    serial = [work(index) for index in range(N_THREADS)]
+    serial_model = runtime.load()
+    serial = [work(serial_model, index) for index in range(N_THREADS)]
     results: dict[tuple[int, int], list[np.ndarray]] = {}
     start = threading.Barrier(N_THREADS)
 
     def thread_main(index: int) -> None:
         start.wait()  # all threads call at once
         for repeat in range(20):
-            results[index, repeat] = work(index)
+            results[index, repeat] = work(model, index)
 
     threads = [threading.Thread(target=thread_main, args=(i,)) for i in range(N_THREADS)]
     for thread in threads:

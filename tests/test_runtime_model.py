@@ -253,6 +253,29 @@ def test_garbage_graph_with_a_matching_hash_is_named_by_onnxruntime(model_copy):
         runtime.load(model_copy)
 
 
+def test_a_lazy_model_opens_each_graph_when_first_needed(model_copy):
+    (model_copy / "encoder.onnx").write_bytes(b"definitely not a protobuf")
+    refresh_hashes(model_copy)
+    model = runtime.load(model_copy, lazy=True)  # only the manifest is read here
+    assert model.generate(3, seed=0).shape == (3, 14, 14)  # the decoder alone
+    for _ in range(2):  # refused each time it is asked for, not just the first
+        with pytest.raises(ModelFileError, match=r"encoder\.onnx: onnxruntime cannot load"):
+            model.encode(np.zeros((1, 196), np.float32))
+    damaged = model_copy / "decoder.onnx"
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"\x00")
+    model = runtime.load(model_copy, lazy=True)  # read and checked when first needed
+    with pytest.raises(ModelFileError, match=r"decoder\.onnx: SHA-256 does not match"):
+        model.decode(np.zeros((1, LATENT), np.float32))
+
+
+def test_a_lazy_model_gives_what_an_opened_one_gives(built):
+    model_dir = built[0]
+    images = binary_images(5)
+    eager, lazy = runtime.load(model_dir), runtime.load(model_dir, lazy=True)
+    assert np.array_equal(lazy.reconstruct(images), eager.reconstruct(images))
+    assert np.array_equal(lazy.generate(4, seed=3), eager.generate(4, seed=3))
+
+
 def test_garbage_malformed_or_missing_manifest_is_named(model_copy):
     manifest = model_copy / "manifest.json"
     manifest.write_bytes(b"\xff\xfe not json")

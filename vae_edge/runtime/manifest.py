@@ -166,40 +166,47 @@ def read_manifest(model_dir: str | Path | Traversable) -> Manifest:
 
     Any problem raises `ModelFileError` with a one-line message naming the file.
     """
-    return read_model_files(model_dir)[0]
+    model_dir = Path(model_dir) if isinstance(model_dir, str) else model_dir
+    manifest = read_manifest_only(model_dir)
+    for entry in manifest.graphs():
+        read_graph(model_dir, entry)
+    return manifest
 
 
-def read_model_files(model_dir: str | Path | Traversable) -> tuple[Manifest, dict[str, bytes]]:
-    """The checked manifest of `model_dir` and the bytes of each graph, by file name.
+def read_manifest_only(model_dir: Path | Traversable) -> Manifest:
+    """The checked `manifest.json` of the folder `model_dir`; its graphs are not read.
 
     `model_dir` is a folder, or a `Traversable` such as a model folder inside a zipped
-    package. Each graph is read once: its SHA-256 is checked on the very bytes returned,
-    so what runs is what was checked. Any problem raises `ModelFileError` naming the file.
+    package. Any problem raises `ModelFileError` naming the file.
     """
-    model_dir = Path(model_dir) if isinstance(model_dir, str) else model_dir
     if not model_dir.is_dir():
         raise ModelFileError(f"{model_dir}: model folder not found")
     manifest_path = model_dir / MANIFEST_NAME
     try:
-        manifest = Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
+        return Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise ModelFileError(f"{manifest_path}: manifest not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelFileError(f"{manifest_path}: not a readable JSON manifest ({error})") from None
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{manifest_path}: malformed manifest ({error!r})") from None
-    graphs = {}
-    for entry in manifest.graphs():
-        graph_path = model_dir / entry.file
-        if not graph_path.is_file():
-            raise ModelFileError(f"{graph_path}: model file not found")
-        try:
-            graphs[entry.file] = graph_path.read_bytes()
-        except OSError as error:
-            raise ModelFileError(f"{graph_path}: cannot read it ({error.strerror})") from None
-        if hashlib.sha256(graphs[entry.file]).hexdigest() != entry.sha256:
-            raise ModelFileError(
-                f"{graph_path}: SHA-256 does not match the manifest; the file is truncated, "
-                "modified or from another export"
-            )
-    return manifest, graphs
+
+
+def read_graph(model_dir: Path | Traversable, entry: GraphEntry) -> bytes:
+    """The bytes of the graph `entry` names, once their SHA-256 matches the manifest's.
+
+    What runs is what was checked: a session is made from these very bytes.
+    """
+    graph_path = model_dir / entry.file
+    if not graph_path.is_file():
+        raise ModelFileError(f"{graph_path}: model file not found")
+    try:
+        graph = graph_path.read_bytes()
+    except OSError as error:
+        raise ModelFileError(f"{graph_path}: cannot read it ({error.strerror})") from None
+    if hashlib.sha256(graph).hexdigest() != entry.sha256:
+        raise ModelFileError(
+            f"{graph_path}: SHA-256 does not match the manifest; the file is truncated, "
+            "modified or from another export"
+        )
+    return graph

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -25,7 +26,8 @@ from vae_edge.runtime.manifest import (
     GraphEntry,
     Manifest,
     ModelFileError,
-    read_model_files,
+    read_graph,
+    read_manifest_only,
 )
 from vae_edge.runtime.sessions import (
     DEFAULT_PROVIDERS,
@@ -83,9 +85,9 @@ class VAEModel:
         self,
         model_dir: Path | Traversable,
         manifest: Manifest,
-        graphs: dict[str, bytes],
         options: ort.SessionOptions,
         providers: Providers,
+        lazy: bool = False,
     ) -> None:
         self.model_dir = model_dir
         self.manifest = manifest
@@ -96,7 +98,8 @@ class VAEModel:
 
         def session(entry: GraphEntry, widths: dict[str, int]) -> GraphSession:
             source = str(model_dir / entry.file)
-            return GraphSession(graphs[entry.file], source, entry, widths, options, providers)
+            read = functools.partial(read_graph, model_dir, entry)
+            return GraphSession(read, source, entry, widths, options, providers, lazy=lazy)
 
         self._encoder = session(manifest.encoder, {IMAGE: pixels, MU: latent, LOGVAR: latent})
         self._decoder = session(manifest.decoder, {Z: latent, PROBS: pixels, LOGITS: pixels})
@@ -239,18 +242,24 @@ def load(
     threads: int | None = None,
     providers: Providers | None = None,
     session_options: ort.SessionOptions | None = None,
+    lazy: bool = False,
 ) -> VAEModel:
     """Open an exported model folder, or a bundled model by name (None: "default").
 
-    The manifest and the SHA-256 of every graph are checked, then each graph's tensor
-    names and sizes against the manifest; any problem is a `ModelFileError` naming the
-    file. Each session is made from the very bytes whose hash was checked.
+    The manifest is checked, then each graph: its SHA-256, its tensor names and sizes
+    against the manifest, one run; any problem is a `ModelFileError` naming the file.
+    Each session is made from the very bytes whose hash was checked.
 
     onnxruntime's own settings pass through: `providers` (default CPU only) and
     `session_options` (an `onnxruntime.SessionOptions`, used as given). Without
     `session_options` the runtime's defaults apply: `threads` intra-op threads per graph
     (default `DEFAULT_THREADS`, 1: the fastest for these tiny graphs at small batches),
     no spinning, errors-only logging.
+
+    With `lazy`, each graph is read, checked and opened only when a call first needs it,
+    so a model that only generates never holds the encoder's or the classifier's session
+    (each costs memory: `python -m benchmarks.cold_start` measures it); a broken graph
+    then raises `ModelFileError` at that call instead of here. The CLI loads lazily.
     """
     if session_options is not None and threads is not None:
         raise InputError("pass threads or session_options, not both (set threads in the options)")
@@ -262,7 +271,7 @@ def load(
     providers = check_providers(DEFAULT_PROVIDERS if providers is None else providers)
     options = default_session_options(threads) if session_options is None else session_options
     model_dir = resolve_model_dir(model_dir)
-    manifest, graphs = read_model_files(model_dir)
+    manifest = read_manifest_only(model_dir)
     expected = [
         (manifest.encoder, ENCODER_INPUTS, ENCODER_OUTPUTS),
         (manifest.decoder, DECODER_INPUTS, DECODER_OUTPUTS),
@@ -275,4 +284,4 @@ def load(
                 f"{model_dir / MANIFEST_NAME}: {entry.file} must map {inputs} to {outputs}, "
                 f"the manifest lists {entry.inputs} to {entry.outputs}"
             )
-    return VAEModel(model_dir, manifest, graphs, options, providers)
+    return VAEModel(model_dir, manifest, options, providers, lazy)
