@@ -12,7 +12,7 @@ import pytest
 from cli_checks import one_line_error
 from click.testing import CliRunner
 from PIL import Image
-from runtime_fixtures import build_model_dir
+from runtime_fixtures import build_model_dir, refresh_hashes
 
 from vae_edge import runtime
 from vae_edge.cli import main
@@ -236,30 +236,39 @@ def test_bad_input_is_one_line_and_leaves_no_file(tmp_path, model_dir, digits, a
     assert set(tmp_path.rglob("*")) == before
 
 
+# A graph each command runs (commands open only the graphs they run).
+GRAPH_RUN_BY = {
+    "generate": "decoder.onnx",
+    "reconstruct": "encoder.onnx",
+    "encode": "encoder.onnx",
+    "info": "decoder.onnx",
+}
+
+
 @pytest.mark.parametrize(
     ("damage", "fragment"),
     [
         ("no folder", "model folder not found"),
         ("no manifest", "manifest.json: manifest not found"),
-        ("no decoder", "decoder.onnx: model file not found"),
-        ("truncated encoder", "encoder.onnx: SHA-256 does not match"),
+        ("no graph", "{graph}: model file not found"),
+        ("truncated graph", "{graph}: SHA-256 does not match"),
         ("garbage manifest", "manifest.json: not a readable JSON manifest"),
     ],
 )
-@pytest.mark.parametrize("command", ["generate", "reconstruct", "encode", "info"])
+@pytest.mark.parametrize("command", list(GRAPH_RUN_BY))
 def test_a_broken_model_folder_is_one_line_and_leaves_no_file(
     tmp_path, model_dir, digits, damage, fragment, command
 ):
     broken = tmp_path / "model"
+    graph = broken / GRAPH_RUN_BY[command]
     if damage != "no folder":
         shutil.copytree(model_dir, broken)
     if damage == "no manifest":
         (broken / "manifest.json").unlink()
-    elif damage == "no decoder":
-        (broken / "decoder.onnx").unlink()
-    elif damage == "truncated encoder":
-        encoder = broken / "encoder.onnx"
-        encoder.write_bytes(encoder.read_bytes()[:100])
+    elif damage == "no graph":
+        graph.unlink()
+    elif damage == "truncated graph":
+        graph.write_bytes(graph.read_bytes()[:100])
     elif damage == "garbage manifest":
         (broken / "manifest.json").write_text("{ nope")
     out = tmp_path / "out"
@@ -271,8 +280,20 @@ def test_a_broken_model_folder_is_one_line_and_leaves_no_file(
         "info": [],
     }[command]
     result = invoke(command, *inputs, "--model", broken)
-    one_line_error(result, fragment)
+    one_line_error(result, fragment.format(graph=graph.name))
     assert list(out.iterdir()) == []
+
+
+def test_commands_open_only_the_graphs_they_run(tmp_path, model_dir, digits):
+    broken = shutil.copytree(model_dir, tmp_path / "model")
+    (broken / "encoder.onnx").write_bytes(b"not a graph, with a matching hash")
+    refresh_hashes(broken)
+    assert invoke("generate", "-n", 4, "-o", tmp_path / "g.png", "--model", broken).exit_code == 0
+    assert (tmp_path / "g.png").exists()
+    for command in (["encode", digits[0], "-o", tmp_path / "z.npy"], ["info"]):
+        result = invoke(*command, "--model", broken)
+        one_line_error(result, "encoder.onnx: onnxruntime cannot load it")
+    assert not (tmp_path / "z.npy").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -177,3 +178,27 @@ def test_generate_writes_its_png_without_importing_pillow(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "loaded: []"
     assert grid.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_command_map_names_each_modules_commands():
+    import vae_edge.cli as cli
+
+    found = {}
+    for module_name in set(cli.COMMAND_MODULES.values()):
+        module = importlib.import_module(f"vae_edge.cli.{module_name}")
+        found.update({command.name: module_name for command in module.COMMANDS})
+    assert found == cli.COMMAND_MODULES
+
+
+def test_generate_imports_no_other_commands_module(tmp_path):
+    code = f"""
+        import sys
+        from vae_edge.cli import main
+        main(["generate", "-n", "2", "-o", {str(tmp_path / "g.png")!r}], standalone_mode=False)
+        print("loaded:", sorted(m for m in sys.modules if m.endswith("_commands")))
+        """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "loaded: ['vae_edge.cli.runtime_commands']"

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,11 @@ from vae_edge.errors import OutputError
 _ORPHAN_NAME = re.compile(r"^\.(?:.+\.(\d+)\.[0-9a-f]{8}\.tmp|vae-edge-[a-z]+-(\d+)-.+)$")
 
 
+def temporary_sibling(target: Path) -> Path:
+    """A hidden, unique name beside `target` (`.NAME.PID.RANDOM.tmp`) to build it under."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success.
@@ -29,7 +31,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     folder in the way) becomes an `OutputError` naming `target`.
     """
     target = Path(target)
-    tmp_path = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp_path = temporary_sibling(target)
     try:
         yield tmp_path
         os.replace(tmp_path, target)
@@ -74,6 +76,8 @@ def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
         if not match or _process_alive(int(match.group(1) or match.group(2))):
             continue
         if path.is_dir() and not path.is_symlink():
+            import shutil  # here: most commands never clean up, and shutil is slow to import
+
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
@@ -109,6 +113,8 @@ def replace_folder(new: Path, target: Path) -> None:
 
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two paths atomically with renameat2; False where that is not supported."""
+    import ctypes  # here: only folder swaps need it, and every command imports this module
+
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # not Linux, or a C library without renameat2

@@ -2,32 +2,55 @@
 
 `runtime_commands` and `web_commands` work on a core install (no torch); the training,
 classifier and export commands import torch only inside the commands that need it, and
-`embedded_commands` imports onnx and emx-onnx-cgen only when export-c runs.
+`embedded_commands` imports onnx and emx-onnx-cgen only when export-c runs. A command's
+module is imported only when that command runs (or `--help` lists them all), so
+`vae-edge generate` does not pay for the training and export commands' imports.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from vae_edge import __version__
-from vae_edge.cli import (
-    classifier_commands,
-    embedded_commands,
-    export_commands,
-    runtime_commands,
-    training_commands,
-    web_commands,
-)
 from vae_edge.errors import INTERRUPTED_STATUS
 
+# Each command and the module (in vae_edge.cli) whose COMMANDS list defines it;
+# tests/test_runtime_isolation.py checks this against the modules' lists.
+COMMAND_MODULES = {
+    "train": "training_commands",
+    "train-classifier": "classifier_commands",
+    "export": "export_commands",
+    "export-c": "embedded_commands",
+    "generate": "runtime_commands",
+    "classify": "runtime_commands",
+    "reconstruct": "runtime_commands",
+    "encode": "runtime_commands",
+    "interpolate": "runtime_commands",
+    "info": "runtime_commands",
+    "evaluate": "runtime_commands",
+    "bench": "runtime_commands",
+    "web": "web_commands",
+}
 
-class OneLineErrorGroup(click.Group):
-    """A group whose commands report a bad option value in one line, like other errors.
 
-    Click prints a usage block before such an error; dropping the error's context keeps
-    just `Error: Invalid value for '--epochs': 0 is not in the range x>=1.` Ctrl-C
-    anywhere ends with one line and status 130 (click itself would say "Aborted!", 1).
+class VaeEdgeGroup(click.Group):
+    """The command group: commands load on demand and report every error in one line.
+
+    Click prints a usage block before a bad option value's error; dropping the error's
+    context keeps just `Error: Invalid value for '--epochs': 0 is not in the range x>=1.`
+    Ctrl-C anywhere ends with one line and status 130 (click itself would say "Aborted!", 1).
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMAND_MODULES:
+            return None
+        module = importlib.import_module(f"{__name__}.{COMMAND_MODULES[cmd_name]}")
+        return next(command for command in module.COMMANDS if command.name == cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -40,19 +63,7 @@ class OneLineErrorGroup(click.Group):
             ctx.exit(INTERRUPTED_STATUS)
 
 
-@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=VaeEdgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vae-edge")
 def main() -> None:
     """Train a small VAE on 14x14 MNIST and run it anywhere with onnxruntime."""
-
-
-for _module in (
-    training_commands,
-    classifier_commands,
-    export_commands,
-    embedded_commands,
-    runtime_commands,
-    web_commands,
-):
-    for _command in _module.COMMANDS:
-        main.add_command(_command)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
-import random
+import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vae_edge import __version__
-from vae_edge.atomic import atomic_path, write_text_atomic
+from vae_edge.atomic import atomic_path, temporary_sibling, write_text_atomic
 from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE
 from vae_edge.config import SPLITS
 from vae_edge.errors import InputError, VaeEdgeError, first_line
@@ -47,11 +46,16 @@ MODEL_DIR_OPTION = click.option(
 )
 
 
-def model_command(function: Callable[..., None]) -> click.Command:
+def model_command(function: Callable[..., None] | None = None, *, open_all: bool = False) -> Any:
     """A command with `--model`/`--threads`, whose user errors end as one-line messages.
 
-    The wrapped function receives the loaded `model` instead of the two options.
+    The wrapped function receives the loaded `model` instead of the two options. Its
+    graphs' sessions open when the command first uses them, so a command pays only for
+    the graphs it runs; with `open_all` (`@model_command(open_all=True)`) every graph is
+    opened and checked before the command runs.
     """
+    if function is None:
+        return functools.partial(model_command, open_all=open_all)
 
     @MODEL_DIR_OPTION
     @click.option(
@@ -66,7 +70,8 @@ def model_command(function: Callable[..., None]) -> click.Command:
         from vae_edge import runtime
 
         try:
-            function(model=runtime.load(model_dir, threads=threads), **kwargs)
+            model = runtime.load(model_dir, threads=threads, lazy=not open_all)
+            function(model=model, **kwargs)
         except VaeEdgeError as error:
             raise click.ClickException(first_line(error)) from None
 
@@ -81,9 +86,10 @@ def output_path(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise InputError(f"-o {path}: {folder} {problem}")
+    probe = temporary_sibling(path)
     try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
     except OSError as error:
         raise InputError(f"-o {path}: folder {folder} is not writable ({error.strerror})") from None
     return path
@@ -173,7 +179,7 @@ def generate(
     # Refused before any digit is generated: the grid's size follows from the options.
     grid_shape(n_samples, model.image_side, nrow or default_columns(n_samples), scale=scale)
     output_path(output, PNG_SUFFIXES)
-    seed = random.randrange(2**31) if seed is None else seed
+    seed = int.from_bytes(os.urandom(4), "big") >> 1 if seed is None else seed  # 31 bits
     digits = model.generate(n_samples, seed=seed, digit=digit)
     runtime.save_grid(digits, output, nrow=nrow, scale=scale)
     which = "" if digit is None else f" (all {digit}s)"
@@ -270,9 +276,9 @@ def interpolate(
     click.echo(f"wrote a {steps}-step interpolation to {output}")
 
 
-@model_command
+@model_command(open_all=True)
 def info(model: VAEModel) -> None:
-    """Describe the model: shape, preprocessing, files, training and validation."""
+    """Check every graph, then describe the model: shape, files, training, validation."""
     manifest = model.manifest.to_dict()
     config = model.config
     layers = " - ".join(map(str, (config.input_dim, *config.hidden_sizes, config.latent_dim)))

@@ -19,6 +19,9 @@ from vae_edge.grid import default_columns, grid_shape, tile
 from vae_edge.runtime.arrays import non_negative_int, positive_int, real_array
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# zlib's default level, as Pillow's: on the CLI's 64-digit grid level 9 took 10.5 ms for
+# a 6% smaller file (9.1 against 9.6 KB), about 4% of the whole command's time.
+PNG_COMPRESSION = 6
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -36,7 +39,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return (
         PNG_SIGNATURE
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_COMPRESSION))
         + chunk(b"IEND", b"")
     )
 

@@ -10,12 +10,11 @@ import base64
 import hashlib
 import json
 import os
-import secrets
 import shutil
 from importlib import resources
 from pathlib import Path
 
-from vae_edge.atomic import replace_folder
+from vae_edge.atomic import replace_folder, temporary_sibling
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest
 from vae_edge.runtime.model import resolve_model_dir
@@ -72,7 +71,7 @@ def build_site(
     ort_files = _checked_ort_files(Path(ort_dir)) if ort_dir is not None else []
     _check_target(site_dir, force)
     target = site_dir.absolute()
-    tmp_dir = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp_dir = temporary_sibling(target)
     try:
         tmp_dir.mkdir()
         _write_page(tmp_dir, model_name=model_dir.resolve().name, offline=bool(ort_files))
