@@ -451,6 +451,11 @@ def test_float32_latent_codes_get_the_same_errors(model, z, message):
         model.decode(z)
 
 
+# Zeros but for the last pixel of the last image, the next float32 above 1.
+ONE_PIXEL_JUST_ABOVE_1 = np.zeros((3, 196), np.float32)
+ONE_PIXEL_JUST_ABOVE_1[-1, -1] = np.nextafter(np.float32(1), np.float32(2))
+
+
 @pytest.mark.parametrize(
     ("images", "message"),
     [
@@ -458,6 +463,7 @@ def test_float32_latent_codes_get_the_same_errors(model, z, message):
         (np.full((2, 196), 1.5, np.float32), r"\[0, 1\], got \[1\.5, 1\.5\]"),
         (np.full((1, 196), -0.25, np.float32), r"\[0, 1\]"),
         (np.full((1, 196), np.inf, np.float32), "infinite"),
+        (ONE_PIXEL_JUST_ABOVE_1, r"\[0, 1\], got \[0, 1\.00000012\]"),
     ],
 )
 def test_float32_images_get_the_same_errors(model, images, message):

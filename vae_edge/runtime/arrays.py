@@ -65,17 +65,24 @@ def as_batch(
         and values.shape[0]
         and values.flags.c_contiguous
         and (
-            # One pass either way, the cheapest measured at batch 1 (images 1.8 µs, codes
-            # 0.9 µs; min, max and isfinite cost three passes). A NaN or infinity makes
-            # the sum of squares non-finite. A failure is not an error yet (the squares
-            # may overflow, -0.0 has its sign bit set): the full check decides.
-            np.maximum.reduce(values.view(np.uint32), axis=None) <= _ONE_BITS
+            # One pass either way, the cheapest measured at batch 1: a NaN or infinity
+            # makes the sum of squares non-finite (codes, 0.9 µs); the largest bit
+            # pattern found by argmax (images, 1.0 µs; a max reduction took 1.7, min, max
+            # and isfinite three passes). A failure is not an error yet (the squares may
+            # overflow, -0.0 has its sign bit set): the full check decides.
+            _largest_bits(values) <= _ONE_BITS
             if unit_interval
             else math.isfinite(np.vdot(values, values))
         )
     ):
         return values
     return _checked_batch(values, name, width, side, unit_interval)
+
+
+def _largest_bits(values: np.ndarray) -> int:
+    """The largest float32 bit pattern in `values`, read as uint32."""
+    bits = values.view(np.uint32)
+    return bits.item(bits.argmax())
 
 
 def _checked_batch(
@@ -97,5 +104,5 @@ def _checked_batch(
         raise InputError(f"{name} contains NaN or infinite values")
     low, high = float(batch.min()), float(batch.max())
     if unit_interval and (low < 0 or high > 1):
-        raise InputError(f"{name} must hold values in [0, 1], got [{low:g}, {high:g}]")
+        raise InputError(f"{name} must hold values in [0, 1], got [{low:.9g}, {high:.9g}]")
     return batch

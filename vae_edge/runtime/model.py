@@ -61,7 +61,8 @@ DIGIT_DRAW_BLOCK = 4096
 # A digit that no code in this many blocks is confidently given to is refused.
 DIGIT_EMPTY_BLOCKS = 64
 # Output lists built once: a call should not pay for building them.
-_MU_LOGVAR, _PROBS, _LOGITS, _CLASS_PROBS = [MU, LOGVAR], [PROBS], [LOGITS], [CLASS_PROBS]
+_MU, _MU_LOGVAR, _PROBS, _LOGITS = [MU], [MU, LOGVAR], [PROBS], [LOGITS]
+_CLASS_PROBS = [CLASS_PROBS]
 
 
 class VAEModel:
@@ -116,10 +117,7 @@ class VAEModel:
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Binarized images [B, 196] or [B, 14, 14] -> (mu, logvar), each [B, latent_dim]."""
-        batch = as_batch(
-            images, "images", self.config.input_dim, self.image_side, unit_interval=True
-        )
-        mu, logvar = self._encoder.run(_MU_LOGVAR, {IMAGE: batch})
+        mu, logvar = self._encoder.run(_MU_LOGVAR, {IMAGE: self._images(images)})
         return mu, logvar
 
     def decode_logits(self, z: np.ndarray) -> np.ndarray:
@@ -133,7 +131,7 @@ class VAEModel:
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """Images [B, 196] or [B, 14, 14] -> reconstructions [B, 14, 14], decoded from mu."""
-        mu, _ = self.encode(images)
+        mu = self._encoder.run(_MU, {IMAGE: self._images(images)})[0]
         probs = self._decoder.run(_PROBS, {Z: mu})[0]
         return probs.reshape(-1, self.image_side, self.image_side)
 
@@ -203,6 +201,12 @@ class VAEModel:
             images[found : found + len(taken)] = taken
             found += len(taken)
         return images
+
+    def _images(self, images: np.ndarray) -> np.ndarray:
+        """`images` checked and shaped as the encoder's input [B, 196] float32."""
+        return as_batch(
+            images, "images", self.config.input_dim, self.image_side, unit_interval=True
+        )
 
     def _classify_codes(self, codes: np.ndarray) -> np.ndarray:
         """Class probabilities [B, 10] of already checked float32 latent codes [B, latent_dim]."""
