@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, THRESHOLD, ModelConfig
 from vae_edge.errors import VaeEdgeError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1

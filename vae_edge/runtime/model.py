@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import numbers
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
@@ -36,6 +36,9 @@ from vae_edge.runtime.sessions import (
     check_providers,
     default_session_options,
 )
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 # The model shipped inside the package; `load()` with no folder opens it.
 DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
