@@ -62,6 +62,16 @@ def time_shuffled(calls: list[Callable[[], object]], seconds: float) -> list[lis
     return times
 
 
+def paired_difference(first: list[float], second: list[float]) -> float:
+    """Median over rounds of first's time minus second's in the same round.
+
+    Both ran within microseconds of each other in every round, so a slow spell of the
+    machine (frequent on a shared VM) lifts both and cancels out, which a difference of
+    two medians would not do.
+    """
+    return statistics.median(a - b for a, b in zip(first, second, strict=True))
+
+
 def three_ways(
     model: runtime.VAEModel, vae: VAE, z: np.ndarray, images: np.ndarray
 ) -> dict[str, tuple[Callable[[], object], ...]]:
@@ -125,15 +135,11 @@ def main() -> None:
             z = rng.standard_normal((batch, model.latent_dim), dtype=np.float32)
             images = (rng.random((batch, model.config.input_dim)) < 0.2).astype(np.float32)
             for part, calls in three_ways(model, vae, z, images).items():
-                api, bare, eager = (
-                    statistics.median(times) for times in time_shuffled(list(calls), args.seconds)
-                )
+                together = time_shuffled(list(calls), args.seconds)
+                api, bare, eager = (statistics.median(times) for times in together)
                 # Again without PyTorch in between, whose calls leave colder caches behind:
                 # what the API's own work costs in an app that calls it in a loop.
-                alone_api, alone_bare = (
-                    statistics.median(times)
-                    for times in time_shuffled(list(calls[:2]), args.seconds)
-                )
+                alone = time_shuffled(list(calls[:2]), args.seconds)
                 rows.append(
                     {
                         "part": part,
@@ -142,9 +148,9 @@ def main() -> None:
                         "runtime (µs)": round(api * 1e6, 1),
                         "bare session (µs)": round(bare * 1e6, 1),
                         "PyTorch (µs)": round(eager * 1e6, 1),
-                        "runtime - bare (µs)": round((api - bare) * 1e6, 1),
+                        "runtime - bare (µs)": round(paired_difference(*together[:2]) * 1e6, 1),
                         "runtime - bare, no PyTorch between (µs)": round(
-                            (alone_api - alone_bare) * 1e6, 1
+                            paired_difference(*alone) * 1e6, 1
                         ),
                         "runtime / PyTorch": round(api / eager, 2),
                         "bare / PyTorch": round(bare / eager, 2),
