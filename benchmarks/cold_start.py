@@ -1,10 +1,17 @@
 """Cold start and memory of the whole command a user runs, each as a fresh process.
 
-`vae-edge generate -n 64 -o grid.png` against two others: the bare imports it cannot do
-without (`python -c "import onnxruntime, numpy, PIL"`), and `benchmarks/torch_generate.py`,
-which loads a PyTorch checkpoint and writes the same kind of grid. The three run in a
-freshly shuffled order every round; wall time and peak RSS (from wait4) are reported as
-medians, with ratios. Also: model size on disk.
+`vae-edge generate -n 64 -o grid.png` against: the bare imports it cannot do without
+(`python -c "import onnxruntime, numpy, PIL"`); those imports and, one at a time, the
+larger modules the command adds to them (click, numpy.random, hashlib); the onnxruntime
+floor, the least any program that decodes 64 codes with onnxruntime pays (import, open
+the decoder's session, one run); and
+`benchmarks/torch_generate.py`, which loads a PyTorch checkpoint and writes the same kind
+of grid. All run in a freshly shuffled order every round; wall time and peak RSS (from
+wait4) are reported as medians, with ratios. Also: model size on disk.
+
+pip compiles a package's bytecode when it installs it, so the bare imports read
+compiled modules; an editable install (or PYTHONDONTWRITEBYTECODE) would leave vae-edge
+compiling its own on every start. The script compiles them first, as pip would.
 
 The checkpoint is `--run`'s, or without one the model folder's weights rebuilt in PyTorch
 and saved as a checkpoint (same shape, same size on disk but for the optimizer state).
@@ -15,6 +22,7 @@ and saved as a checkpoint (same shape, same size on disk but for the optimizer s
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import random
 import shutil
@@ -24,10 +32,29 @@ import sys
 import tempfile
 from pathlib import Path
 
+import vae_edge
 from benchmarks.report import write_report
 from benchmarks.torch_from_onnx import vae_from_model_dir, write_checkpoint
+from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, read_manifest
 
+Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
+
+BARE_IMPORTS = "import onnxruntime, numpy, PIL"
+# What `vae-edge generate` imports beyond them, each measured on its own above them: the
+# command line's library, the sampler of latent codes, the graphs' SHA-256 (OpenSSL).
+PARTS = ("click", "numpy.random", "hashlib")
+PACKAGE_DIR = Path(vae_edge.__file__).parent  # the vae-edge that `vae-edge` runs
 TORCH_SCRIPT = Path(__file__).resolve().parent / "torch_generate.py"
+# Import onnxruntime and numpy, open the decoder (argv[1]) as the runtime does (one
+# thread), decode 64 codes: what any program that generates with onnxruntime must pay.
+ONNXRUNTIME_FLOOR = f"""
+import sys, numpy, onnxruntime
+options = onnxruntime.SessionOptions()
+options.intra_op_num_threads = 1
+with open(sys.argv[1], "rb") as graph:
+    session = onnxruntime.InferenceSession(graph.read(), options)
+session.run([{PROBS!r}], {{{Z!r}: numpy.zeros((64, int(sys.argv[2])), numpy.float32)}})
+"""
 
 
 # Linux carries a process's peak RSS across fork and exec, so a child of this (large)
@@ -61,7 +88,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="runs of each command")
     args = parser.parse_args()
 
-    vae_edge = shutil.which("vae-edge") or sys.exit("vae-edge is not on PATH")
+    command = shutil.which("vae-edge") or sys.exit("vae-edge is not on PATH")
+    compileall.compile_dir(PACKAGE_DIR, quiet=1)
+    manifest = read_manifest(args.model)
     with tempfile.TemporaryDirectory() as scratch:
         grid = str(Path(scratch) / "grid.png")
         if args.run is None:
@@ -71,7 +100,7 @@ def main() -> None:
             checkpoint = args.run / "checkpoint.pt" if args.run.is_dir() else args.run
         commands = {
             "vae-edge generate": [
-                vae_edge,
+                command,
                 "generate",
                 "-n",
                 "64",
@@ -82,7 +111,18 @@ def main() -> None:
                 "--seed",
                 "0",
             ],
-            "bare imports": [sys.executable, "-c", "import onnxruntime, numpy, PIL"],
+            "bare imports": [sys.executable, "-c", BARE_IMPORTS],
+            **{
+                f"bare imports and {module}": [sys.executable, "-c", f"{BARE_IMPORTS}, {module}"]
+                for module in PARTS
+            },
+            "onnxruntime floor": [
+                sys.executable,
+                "-c",
+                ONNXRUNTIME_FLOOR,
+                str(args.model / manifest.decoder.file),
+                str(manifest.config.latent_dim),
+            ],
             "PyTorch script": [
                 sys.executable,
                 str(TORCH_SCRIPT),

@@ -42,17 +42,12 @@ if TYPE_CHECKING:
 
 # The model shipped inside the package; `load()` with no folder opens it.
 DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
-# One onnxruntime thread per graph. `python -m benchmarks.latency` with the bundled model
-# on a quiet 2-core Intel Xeon VM (benchmarks/results/latency.md, bare decoder session,
-# medians, µs):
-#   batch     1:    34.9 with 1 thread,    37.4 with 2
-#   batch    64:   267                    234
-#   batch  1024:  3945                   3178         (2 threads 1.24x faster)
-# An app that embeds the runtime mostly decodes one or a few codes per call, where the
-# hand-off to a second thread costs more than it saves, and one thread leaves the other
-# cores to that app. The CLI's 64-digit grid takes under 0.4 ms either way, next to 0.2 s
-# of process start. Pass `threads=` (CLI `--threads`) for large batches; `vae-edge bench`
-# measures a device.
+# One onnxruntime thread per graph: `python -m benchmarks.latency` (the bare decoder
+# session rows of benchmarks/results/latency.md) shows a second thread gaining nothing at
+# batch 1 and paying off only for large batches (1024). An app that embeds the runtime
+# mostly decodes one or a few codes per call, where the hand-off to a second thread costs
+# more than it saves, and one thread leaves the other cores to that app. Pass `threads=`
+# (CLI `--threads`) for large batches; `vae-edge bench` measures a device.
 DEFAULT_THREADS = 1
 
 IMAGE, (MU, LOGVAR) = ENCODER_INPUTS[0], ENCODER_OUTPUTS
