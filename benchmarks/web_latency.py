@@ -13,6 +13,8 @@ on 127.0.0.1 and measures, in one run:
 Writes a screenshot of the page with a drawn digit to docs/web.png.
 
     python -m benchmarks.web_latency                  # the bundled default model
+    python -m benchmarks.web_latency --model tiny --name web_latency_tiny \
+        --screenshot /tmp/tiny.png    # almost no arithmetic: the per-call cost itself
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=7, help="page visits for the first grid")
     parser.add_argument("--rounds", type=int, default=15, help="latency rounds per case")
     parser.add_argument("--screenshot", type=Path, default=SCREENSHOT)
+    parser.add_argument("--name", default="web_latency", help="results file name")
     args = parser.parse_args()
     if reason := missing_browser():
         sys.exit(reason)
@@ -187,7 +190,7 @@ def main() -> None:
             }
         )
     write_report(
-        "web_latency",
+        args.name,
         f"The page in headless Chromium ({chromium_version}, onnxruntime-web {ORT_VERSION}, "
         "WebAssembly, 1 thread) beside the Python runtime (1 thread)",
         rows,
