@@ -37,6 +37,7 @@ from playwright.sync_api import sync_playwright
 from benchmarks.report import write_report
 from vae_edge import runtime
 from vae_edge.atomic import atomic_path
+from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
 from vae_edge.web import ORT_VERSION, build_site, make_server
 from vae_edge.web.chromium import (
     CHROMIUM_PATH,
@@ -46,16 +47,30 @@ from vae_edge.web.chromium import (
     launch_chromium,
     missing_browser,
 )
+from vae_edge.web.site import MODEL_FOLDER
 
 PROJECT = Path(__file__).resolve().parents[1]
+Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 SCREENSHOT = PROJECT / "docs" / "web.png"
 FIRST_GRID = "window.vaeEdge?.firstGridAt > 0"
-# Mean microseconds per call over `calls` calls of decode or encode at batch `n`.
+# Opens the page's decoder once more as a bare onnxruntime-web session (the same module,
+# so the same settings), for calls without the page's wrapper: `window.bareDecode`.
+BARE_SESSION = """async (modelFolder) => {
+    const ort = await import("onnxruntime-web");
+    const entry = vaeEdge.manifest.decoder;
+    const response = await fetch(new URL(`${modelFolder}/${entry.file}`, document.baseURI));
+    const session = await ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()));
+    const width = vaeEdge.manifest.model.latent_dim;
+    window.bareDecode = (z, n) => session.run(
+        {[entry.inputs[0]]: new ort.Tensor("float32", z, [n, width])}, [entry.outputs[0]]);
+}"""
+# Mean microseconds per call over `calls` calls of `part` at batch `n`.
 BROWSER_ROUND = """async ([part, n, calls]) => {
-    const width = part === "decode" ? vaeEdge.manifest.model.latent_dim
-        : vaeEdge.manifest.image_shape[0] * vaeEdge.manifest.image_shape[1];
+    const width = part === "encode"
+        ? vaeEdge.manifest.image_shape[0] * vaeEdge.manifest.image_shape[1]
+        : vaeEdge.manifest.model.latent_dim;
     const input = new Float32Array(n * width).map((_, i) => (i % 3) / 2);
-    const run = part === "decode" ? vaeEdge.decode : vaeEdge.encode;
+    const run = {decode: vaeEdge.decode, encode: vaeEdge.encode, "bare decode": bareDecode}[part];
     const started = performance.now();
     for (let i = 0; i < calls; i++) await run(input, n);
     return ((performance.now() - started) * 1000) / calls;
@@ -63,15 +78,26 @@ BROWSER_ROUND = """async ([part, n, calls]) => {
 PYTHON_FIRST_GRID = (
     "from vae_edge import runtime; import sys; runtime.load(sys.argv[1]).generate(64)"
 )
-# (part, batch, calls per round)
-CASES = (("decode", 1, 1000), ("encode", 1, 1000), ("decode", 64, 100))
+# (part, batch, calls per round). "bare decode": a bare session on each side, without the
+# page's or the runtime's wrapper and input checks.
+CASES = (
+    ("decode", 1, 1000),
+    ("bare decode", 1, 1000),
+    ("encode", 1, 1000),
+    ("decode", 64, 100),
+)
 
 
 def python_round(model: runtime.VAEModel, part: str, n: int, calls: int) -> float:
     """Mean microseconds per call of the runtime on the same inputs as BROWSER_ROUND."""
-    width = model.latent_dim if part == "decode" else model.config.input_dim
+    width = model.config.input_dim if part == "encode" else model.latent_dim
     values = (np.arange(n * width) % 3 / 2).astype(np.float32).reshape(n, width)
-    call = model.decode if part == "decode" else model.encode
+    decoder = model._decoder.session
+    call = {
+        "decode": model.decode,
+        "encode": model.encode,
+        "bare decode": lambda z: decoder.run([PROBS], {Z: z}),
+    }[part]
     started = time.perf_counter()
     for _ in range(calls):
         call(values)
@@ -141,6 +167,7 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+        page.evaluate(BARE_SESSION, MODEL_FOLDER)
         for part, n, _ in CASES:  # warm-up: Chromium tiers the hot WebAssembly code up
             page.evaluate(BROWSER_ROUND, [part, n, 2000 // n])
             python_round(model, part, n, 200 // n)
@@ -171,12 +198,14 @@ def main() -> None:
             "Chromium": f"{median(first['chromium']):.0f}",
             "Python runtime": f"{median(first['python']):.0f}",
             "Chromium / Python": f"{median(first['chromium']) / median(first['python']):.2f}",
+            "Chromium rounds (µs)": "",
         },
         {
             "measure": "first grid, reload with warm cache (ms)",
             "Chromium": f"{median(warm_visits):.0f}",
             "Python runtime": "",
             "Chromium / Python": "",
+            "Chromium rounds (µs)": "",
         },
     ]
     for (part, n, _), times in latency.items():
@@ -187,6 +216,8 @@ def main() -> None:
                 "Chromium": f"{browser_us:.1f}",
                 "Python runtime": f"{python_us:.1f}",
                 "Chromium / Python": f"{browser_us / python_us:.2f}",
+                "Chromium rounds (µs)": f"{min(times['chromium']):.0f}-"
+                f"{max(times['chromium']):.0f}",
             }
         )
     write_report(
