@@ -65,11 +65,12 @@ def as_batch(
         and values.shape[0]
         and values.flags.c_contiguous
         and (
-            # One pass either way, the cheapest measured at batch 1: a NaN or infinity
-            # makes the sum of squares non-finite (codes, 0.9 µs); the largest bit
-            # pattern found by argmax (images, 1.0 µs; a max reduction took 1.7, min, max
-            # and isfinite three passes). A failure is not an error yet (the squares may
-            # overflow, -0.0 has its sign bit set): the full check decides.
+            # One pass either way, the cheapest found at batch 1 (a max reduction, or
+            # min, max and isfinite, cost more): a NaN or infinity makes the sum of
+            # squares non-finite (codes); a value above 1, NaN, infinite or negative has a
+            # bit pattern above 1.0's, so the largest one (by argmax) tells (images). A
+            # failure is not an error yet (the squares may overflow, -0.0 has its sign
+            # bit set): the full check decides.
             _largest_bits(values) <= _ONE_BITS
             if unit_interval
             else math.isfinite(np.vdot(values, values))

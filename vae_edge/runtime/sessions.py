@@ -75,13 +75,12 @@ class GraphSession:
         lazy: bool = False,
     ) -> None:
         self.source = source
-        self._opening: tuple[Any, ...] | None = (
-            read_graph,
-            entry,
-            widths,
-            options,
-            list(providers),
-        )
+        providers = list(providers)
+
+        def open_checked() -> ort.InferenceSession:
+            return _open_checked(read_graph(), source, entry, widths, options, providers)
+
+        self._opener: Callable[[], ort.InferenceSession] | None = open_checked
         self._lock = threading.Lock()
         self._session: ort.InferenceSession | None = None
         self._run: Callable[..., list[np.ndarray]] | None = None
@@ -105,12 +104,9 @@ class GraphSession:
     def _open(self) -> Callable[..., list[np.ndarray]]:
         """Open and check the session if no thread has yet; its run method."""
         with self._lock:
-            if self._opening is not None:
-                read_graph, entry, widths, options, providers = self._opening
-                session = _open_checked(
-                    read_graph(), self.source, entry, widths, options, providers
-                )
-                self._session, self._run, self._opening = session, _fastest_run(session), None
+            if self._opener is not None:
+                session = self._opener()
+                self._session, self._run, self._opener = session, _fastest_run(session), None
         return self._run
 
 
@@ -118,10 +114,9 @@ def _fastest_run(session: ort.InferenceSession) -> Callable[..., list[np.ndarray
     """The session's run(output names, feeds, run options) with the least per-call work.
 
     On the CPU alone that is the compiled binding under `InferenceSession.run`: the
-    wrapper only checks again what the runtime checked when it opened the graph (input
-    names, no foreign OrtValues) and costs about 2 µs of a 25 µs decode
-    (`python -m benchmarks.latency`). Other providers keep the wrapper, which falls back
-    to the CPU when a provider fails.
+    Python wrapper only checks again what the runtime checked when it opened the graph
+    (input names, no foreign OrtValues), a measurable share of a batch-1 call. Other
+    providers keep the wrapper, which falls back to the CPU when a provider fails.
     """
     if session.get_providers() == list(DEFAULT_PROVIDERS):
         return session._sess.run  # private; the floor test runs it on onnxruntime 1.18.1
