@@ -148,6 +148,14 @@ def test_commands_that_need_a_classifier_say_so_in_one_line(
     assert not (tmp_path / "g.png").exists()
 
 
+@pytest.mark.parametrize("flip", ["nan", "inf", "0.6", "-0.1"])
+def test_train_classifier_refuses_a_flip_rate_outside_0_to_half(small_model_dir, flip):
+    manifest = (small_model_dir / "manifest.json").read_bytes()
+    result = invoke("train-classifier", "--model", small_model_dir, "--input-flip", flip)
+    one_line_error(result, "--input-flip")
+    assert (small_model_dir / "manifest.json").read_bytes() == manifest
+
+
 @pytest.mark.parametrize("digit", ["10", "-1", "seven"])
 def test_generate_refuses_a_digit_outside_0_to_9(classified_dir, tmp_path, digit):
     one_line_error(

@@ -175,6 +175,7 @@ def test_train_refuses_to_overwrite_a_run_or_resume_with_other_settings(tmp_path
     [
         (["--lr", "nan"], "--lr"),
         (["--lr", "inf"], "--lr"),
+        (["--input-flip", "nan"], "--input-flip"),
         (["--seed", str(2**64)], "--seed"),
         (["--seed", "-1"], "--seed"),
         (["--hidden", str(10**12)], "--hidden"),

@@ -27,6 +27,8 @@ SPLITS: tuple[Split, ...] = get_args(Split)
 # and the weight quantizations offered beside float32.
 DEFAULT_ATOL = 1e-5
 QUANTIZATIONS = ("int8",)
+# Denoising flips at most half of an image's pixels: more would invert it, not corrupt it.
+MAX_INPUT_FLIP = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ class TrainOptions:
             raise InputError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
         if self.kl_warmup < 0:
             raise InputError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
-        if not 0 <= self.input_flip <= 0.5:
-            raise InputError(f"input_flip must be in [0, 0.5], got {self.input_flip}")
+        if not 0 <= self.input_flip <= MAX_INPUT_FLIP:
+            raise InputError(f"input_flip must be in [0, {MAX_INPUT_FLIP}], got {self.input_flip}")
 
     def epoch_lr(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""

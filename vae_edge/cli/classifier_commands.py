@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE
+from vae_edge.cli.options import DATA_DIR_OPTION, INPUT_FLIP_RANGE, SEED_RANGE
 from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
 from vae_edge.cli.training_commands import import_training_module
 from vae_edge.config import DIGIT_CONFIDENCE, ClassifierOptions
@@ -26,7 +26,7 @@ from vae_edge.runtime.manifest import CLASSIFIER_NAME
 )
 @click.option(
     "--input-flip",
-    type=click.FloatRange(min=0, max=0.5),
+    type=INPUT_FLIP_RANGE,
     default=None,
     help="Train on images whose pixels flip at a rate drawn from U(0, this) per image "
     "(0: clean images only). Default: the model's own --input-flip from training, the "

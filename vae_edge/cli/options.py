@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from vae_edge.config import MAX_INPUT_FLIP
+
 # Seeds reach torch.manual_seed, which takes at most a 64-bit value; numpy takes any size.
 MAX_SEED = 2**63 - 1
 SEED_RANGE = click.IntRange(min=0, max=MAX_SEED)
@@ -30,3 +32,7 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+# A per-image flip rate is drawn from U(0, --input-flip) (training and train-classifier).
+INPUT_FLIP_RANGE = FiniteFloatRange(min=0, max=MAX_INPUT_FLIP)

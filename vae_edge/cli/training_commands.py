@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE, FiniteFloatRange
+from vae_edge.cli.options import DATA_DIR_OPTION, INPUT_FLIP_RANGE, SEED_RANGE, FiniteFloatRange
 from vae_edge.config import LR_SCHEDULES, MAX_LAYER_SIZE, ModelConfig, TrainOptions
 from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
 
@@ -104,7 +104,7 @@ def prepare_out_dir(out_dir: Path) -> None:
 )
 @click.option(
     "--input-flip",
-    type=click.FloatRange(min=0, max=0.5),
+    type=INPUT_FLIP_RANGE,
     default=TrainOptions.input_flip,
     show_default=True,
     help="Denoising: flip each training image's pixels at a rate drawn from U(0, this); "
