@@ -10,15 +10,13 @@ compile time.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 import shutil
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vae_edge.atomic import replace_folder
+from vae_edge.atomic import replace_folder, temporary_sibling
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, Manifest, read_manifest
 
@@ -143,7 +141,7 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
         raise CSourceError(f"-o {out_dir} is not empty; pass --force to replace it")
     if not out_dir.parent.is_dir():
         raise CSourceError(f"-o {out_dir}: folder {out_dir.parent} does not exist")
-    scratch = _sibling(out_dir, "tmp")
+    scratch = temporary_sibling(out_dir)
     try:
         scratch.mkdir()  # an unwritable place fails here, before the slow compile
     except OSError as error:
@@ -161,8 +159,3 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return [out_dir / name for name in (HEADER_NAME, SOURCE_NAME, *TEMPLATE_NAMES)]
-
-
-def _sibling(out_dir: Path, kind: str) -> Path:
-    """A hidden, unused name beside `out_dir`, so that renames stay on one file system."""
-    return out_dir.with_name(f".{out_dir.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
