@@ -3,7 +3,7 @@
 `default` is what `--model` means when it is not given. The folders are package data:
 in an installed package, plain folders beside this file; in a zipped or frozen package,
 resources found through `importlib.resources`. That module is imported only then: it
-costs every command about 9 ms and 1 MiB at start-up (it imports tempfile and zipfile).
+slows every command's start-up (it imports tempfile and zipfile).
 """
 
 from __future__ import annotations
