@@ -129,6 +129,12 @@ def test_page_loads_without_console_errors(default_page):
     info = page.locator("#model-info").inner_text()
     assert "latent size\t16" in info.replace("\n", "\t") and "512, 256" in info
     assert page.evaluate("vaeEdge.firstGridAt") > 0
+    # The shown decode time is the fastest timing round, the median beside it.
+    rounds = page.evaluate("vaeEdge.decodeRounds")
+    assert len(rounds) >= 5 and rounds == sorted(rounds)
+    assert page.evaluate("vaeEdge.decodeMicroseconds") == rounds[0]
+    assert f"{rounds[0]:.1f} µs per call (the best of {len(rounds)} rounds" in info
+    assert f"median {rounds[len(rounds) // 2]:.1f} µs" in info
     # The grid is drawn: 64 tiles, not a blank canvas.
     grid = page.evaluate("""() => {
         const canvas = document.getElementById("grid");
