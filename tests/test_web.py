@@ -28,6 +28,7 @@ from vae_edge.web.chromium import (
     NPM_HINT,
     NPM_ORT_DIST,
     draw_strokes,
+    draw_strokes_by_touch,
     launch_chromium,
     missing_browser,
 )
@@ -82,13 +83,14 @@ def served_site(model_dir: Path, folder: Path, offline: bool = True) -> Iterator
         server.server_close()
 
 
-def open_page(browser, url: str, cdn_files: dict[str, bytes] | None = None):
+def open_page(browser, url: str, cdn_files: dict[str, bytes] | None = None, **device):
     """A new page at `url`; the list collects its console errors and uncaught exceptions.
 
     With `cdn_files`, requests to the CDN are answered with these files (by name), as
-    the CDN would send them (CORS allowed), without a network.
+    the CDN would send them (CORS allowed), without a network. `device`: Playwright's
+    page options (viewport, has_touch, ...).
     """
-    page = browser.new_page()
+    page = browser.new_page(**device)
     if cdn_files is not None:
 
         def answer(route) -> None:
@@ -108,13 +110,19 @@ def open_page(browser, url: str, cdn_files: dict[str, bytes] | None = None):
 
 
 @pytest.fixture(scope="module")
-def default_page(browser, tmp_path_factory) -> Iterator[tuple[object, list[str]]]:
-    """The bundled model's site, loaded and measured (decodeMicroseconds is set last)."""
+def default_site(tmp_path_factory) -> Iterator[str]:
+    """The URL of the bundled model's site, served."""
     with served_site(DEFAULT_MODEL_DIR, tmp_path_factory.mktemp("web") / "site") as url:
-        page, problems = open_page(browser, url)
-        page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
-        yield page, problems
-        page.close()
+        yield url
+
+
+@pytest.fixture(scope="module")
+def default_page(browser, default_site) -> Iterator[tuple[object, list[str]]]:
+    """The bundled model's site, loaded and measured (decodeMicroseconds is set last)."""
+    page, problems = open_page(browser, default_site)
+    page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+    yield page, problems
+    page.close()
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +176,29 @@ def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
     page, problems = default_page
     page.click("#clear-drawing")
     draw_strokes(page, "#drawing", DIGIT_STROKES)
+    assert_drawing_matches_the_python_runtime(page, default_model)
+    assert problems == []
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_page_fits_a_phone_and_takes_a_finger_drawing(browser, default_site, default_model):
+    page, problems = open_page(
+        browser, default_site, viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+    page.evaluate("vaeEdge.ready")
+    # Nothing is wider than the screen: the page never scrolls sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    draw_strokes_by_touch(page, "#drawing", DIGIT_STROKES)
+    assert_drawing_matches_the_python_runtime(page, default_model)
+    assert problems == []
+    page.close()
+
+
+def assert_drawing_matches_the_python_runtime(page, model: runtime.VAEModel) -> None:
+    """The page's input for its drawing is `runtime.preprocess` of the canvas' own PNG (at
+    most one pixel differs), and its reconstruction is the runtime's."""
     page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
     drawn = page.evaluate("""() => ({
         input: Array.from(vaeEdge.lastDrawing.input),
@@ -181,11 +212,10 @@ def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
     assert np.count_nonzero(page_input != python_input) <= 1
     np.testing.assert_allclose(
         np.reshape(drawn["reconstruction"], (1, -1)),
-        default_model.reconstruct(page_input[None]).reshape(1, -1),
+        model.reconstruct(page_input[None]).reshape(1, -1),
         atol=ATOL,
         rtol=0,
     )
-    assert problems == []
 
 
 CANVAS_PIXELS = """(id) => {

@@ -55,16 +55,34 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=list(CHROMIUM_ARGS))
 
 
-def draw_strokes(page: Any, selector: str, strokes: Sequence[Sequence[Point]]) -> None:
-    """Draw with the mouse on the element: each stroke is a press, moves, a release.
+def page_points(page: Any, selector: str, stroke: Sequence[Point]) -> list[Point]:
+    """The stroke's points (fractions, 0-1, of the element's width and height) in the
+    viewport, after scrolling the element into view."""
+    element = page.locator(selector)
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
+    return [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
 
-    Points are fractions (0-1) of the element's width and height.
-    """
-    box = page.locator(selector).bounding_box()
+
+def draw_strokes(page: Any, selector: str, strokes: Sequence[Sequence[Point]]) -> None:
+    """Draw with the mouse on the element: each stroke is a press, moves, a release."""
     for stroke in strokes:
-        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        points = page_points(page, selector, stroke)
         page.mouse.move(*points[0])
         page.mouse.down()
         for point in points[1:]:
             page.mouse.move(*point, steps=4)
         page.mouse.up()
+
+
+def draw_strokes_by_touch(page: Any, selector: str, strokes: Sequence[Sequence[Point]]) -> None:
+    """Draw with a finger on the element (a page in a context with `has_touch=True`)."""
+    session = page.context.new_cdp_session(page)
+    for stroke in strokes:
+        points = page_points(page, selector, stroke)
+        for kind, (x, y) in [("touchStart", points[0])] + [("touchMove", p) for p in points[1:]]:
+            session.send(
+                "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]}
+            )
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    session.detach()
