@@ -225,13 +225,36 @@ CANVAS_PIXELS = """(id) => {
 }"""
 
 
+SLIDER_VALUES = "inputs => inputs.map(i => Number(i.value))"
+
+
 def test_sliders_decode_as_they_move(default_page, default_model):
     page, problems = default_page
     page.locator("#sliders input").nth(0).fill("2.5")
     page.locator("#sliders input").nth(3).fill("-1.75")
-    code = page.eval_on_selector_all("#sliders input", "inputs => inputs.map(i => Number(i.value))")
+    code = page.eval_on_selector_all("#sliders input", SLIDER_VALUES)
     assert code[0] == 2.5 and code[3] == -1.75
-    probs = default_model.decode(np.array([code], dtype=np.float32))[0]
+    assert_slider_digit_is_the_python_decode(page, default_model, code)
+    assert problems == []
+
+
+def test_sliders_take_the_drawn_code(default_page, default_model):
+    page, problems = default_page
+    page.click("#clear-drawing")
+    draw_strokes(page, "#drawing", DIGIT_STROKES)
+    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
+    mu = np.array(page.evaluate("Array.from(vaeEdge.lastDrawing.mu)"))
+    page.click("#sliders-drawing")
+    code = page.eval_on_selector_all("#sliders input", SLIDER_VALUES)
+    # Each slider holds its coordinate of mu to its 0.01 step, within its range of +-3.
+    np.testing.assert_allclose(code, np.clip(mu, -3, 3), atol=0.005 + 1e-9, rtol=0)
+    assert_slider_digit_is_the_python_decode(page, default_model, code)
+    assert problems == []
+
+
+def assert_slider_digit_is_the_python_decode(page, model: runtime.VAEModel, code) -> None:
+    """The sliders' digit becomes the Python decode of `code` (within 1 of 255)."""
+    probs = model.decode(np.array([code], dtype=np.float32))[0]
     expected = np.pad(np.rint(255 * probs), 1).ravel().tolist()  # the tile has a 1-pixel border
     page.wait_for_function(
         f"""(expected) => ({CANVAS_PIXELS})("slider-digit")
@@ -239,6 +262,35 @@ def test_sliders_decode_as_they_move(default_page, default_model):
         arg=expected,
         timeout=5_000,
     )
+
+
+SEVEN = (((0.25, 0.2), (0.75, 0.2), (0.45, 0.85)),)
+
+
+def test_two_drawn_digits_give_the_interpolation_strip(default_page, default_model):
+    """A = a drawn 3, B = a drawn 7: the strip is the Python decode of the codes between."""
+    page, problems = default_page
+    codes = []
+    for strokes, end in [(DIGIT_STROKES, "a"), (SEVEN, "b")]:
+        page.click("#clear-drawing")
+        draw_strokes(page, "#drawing", strokes)
+        page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(strokes)}")
+        codes.append(np.array(page.evaluate("Array.from(vaeEdge.lastDrawing.mu)")))
+        page.click(f"#{end}-drawing")
+    weights = np.linspace(0, 1, 10)[:, None]
+    z = ((1 - weights) * codes[0] + weights * codes[1]).astype(np.float32)
+    probs = default_model.decode(z).reshape(10, 14, 14)
+    expected = np.zeros((16, 10 * 15 + 1))  # tiles in a row, 1-pixel borders
+    for step, tile in enumerate(probs):
+        expected[1:15, 1 + 15 * step : 15 + 15 * step] = np.rint(255 * tile)
+    page.wait_for_function(
+        f"""(expected) => ({CANVAS_PIXELS})("strip")
+            .every((value, i) => Math.abs(value - expected[i]) <= 1)""",
+        arg=expected.ravel().tolist(),
+        timeout=5_000,
+    )
+    # The ends differ enough that a strip of either end alone would not pass.
+    assert np.abs(probs[0] - probs[-1]).max() > 0.5
     assert problems == []
 
 
