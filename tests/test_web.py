@@ -174,8 +174,7 @@ def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
     default_page, default_model
 ):
     page, problems = default_page
-    page.click("#clear-drawing")
-    draw_strokes(page, "#drawing", DIGIT_STROKES)
+    draw_digit(page, DIGIT_STROKES)
     assert_drawing_matches_the_python_runtime(page, default_model)
     assert problems == []
 
@@ -190,16 +189,23 @@ def test_page_fits_a_phone_and_takes_a_finger_drawing(browser, default_site, def
     page.evaluate("vaeEdge.ready")
     # Nothing is wider than the screen: the page never scrolls sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    draw_strokes_by_touch(page, "#drawing", DIGIT_STROKES)
+    draw_digit(page, DIGIT_STROKES, draw=draw_strokes_by_touch)
     assert_drawing_matches_the_python_runtime(page, default_model)
     assert problems == []
     page.close()
 
 
+def draw_digit(page, strokes, draw=draw_strokes) -> None:
+    """Clear the canvas, draw `strokes` (by mouse, or `draw_strokes_by_touch`), and wait
+    until the page has encoded the drawing."""
+    page.click("#clear-drawing")
+    draw(page, "#drawing", strokes)
+    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(strokes)}")
+
+
 def assert_drawing_matches_the_python_runtime(page, model: runtime.VAEModel) -> None:
     """The page's input for its drawing is `runtime.preprocess` of the canvas' own PNG (at
     most one pixel differs), and its reconstruction is the runtime's."""
-    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
     drawn = page.evaluate("""() => ({
         input: Array.from(vaeEdge.lastDrawing.input),
         reconstruction: Array.from(vaeEdge.lastDrawing.reconstruction),
@@ -225,6 +231,16 @@ CANVAS_PIXELS = """(id) => {
 }"""
 
 
+def wait_for_canvas(page, canvas_id: str, expected: np.ndarray) -> None:
+    """Wait until the canvas' pixels (red channel) are `expected`, within 1 of 255."""
+    page.wait_for_function(
+        f"""(expected) => ({CANVAS_PIXELS})("{canvas_id}")
+            .every((value, i) => Math.abs(value - expected[i]) <= 1)""",
+        arg=expected.ravel().tolist(),
+        timeout=5_000,
+    )
+
+
 SLIDER_VALUES = "inputs => inputs.map(i => Number(i.value))"
 
 
@@ -240,9 +256,7 @@ def test_sliders_decode_as_they_move(default_page, default_model):
 
 def test_sliders_take_the_drawn_code(default_page, default_model):
     page, problems = default_page
-    page.click("#clear-drawing")
-    draw_strokes(page, "#drawing", DIGIT_STROKES)
-    page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")
+    draw_digit(page, DIGIT_STROKES)
     mu = np.array(page.evaluate("Array.from(vaeEdge.lastDrawing.mu)"))
     page.click("#sliders-drawing")
     code = page.eval_on_selector_all("#sliders input", SLIDER_VALUES)
@@ -255,13 +269,7 @@ def test_sliders_take_the_drawn_code(default_page, default_model):
 def assert_slider_digit_is_the_python_decode(page, model: runtime.VAEModel, code) -> None:
     """The sliders' digit becomes the Python decode of `code` (within 1 of 255)."""
     probs = model.decode(np.array([code], dtype=np.float32))[0]
-    expected = np.pad(np.rint(255 * probs), 1).ravel().tolist()  # the tile has a 1-pixel border
-    page.wait_for_function(
-        f"""(expected) => ({CANVAS_PIXELS})("slider-digit")
-            .every((value, i) => Math.abs(value - expected[i]) <= 1)""",
-        arg=expected,
-        timeout=5_000,
-    )
+    wait_for_canvas(page, "slider-digit", np.pad(np.rint(255 * probs), 1))  # 1-pixel border
 
 
 SEVEN = (((0.25, 0.2), (0.75, 0.2), (0.45, 0.85)),)
@@ -272,9 +280,7 @@ def test_two_drawn_digits_give_the_interpolation_strip(default_page, default_mod
     page, problems = default_page
     codes = []
     for strokes, end in [(DIGIT_STROKES, "a"), (SEVEN, "b")]:
-        page.click("#clear-drawing")
-        draw_strokes(page, "#drawing", strokes)
-        page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(strokes)}")
+        draw_digit(page, strokes)
         codes.append(np.array(page.evaluate("Array.from(vaeEdge.lastDrawing.mu)")))
         page.click(f"#{end}-drawing")
     weights = np.linspace(0, 1, 10)[:, None]
@@ -283,12 +289,7 @@ def test_two_drawn_digits_give_the_interpolation_strip(default_page, default_mod
     expected = np.zeros((16, 10 * 15 + 1))  # tiles in a row, 1-pixel borders
     for step, tile in enumerate(probs):
         expected[1:15, 1 + 15 * step : 15 + 15 * step] = np.rint(255 * tile)
-    page.wait_for_function(
-        f"""(expected) => ({CANVAS_PIXELS})("strip")
-            .every((value, i) => Math.abs(value - expected[i]) <= 1)""",
-        arg=expected.ravel().tolist(),
-        timeout=5_000,
-    )
+    wait_for_canvas(page, "strip", expected)
     # The ends differ enough that a strip of either end alone would not pass.
     assert np.abs(probs[0] - probs[-1]).max() > 0.5
     assert problems == []
