@@ -8,10 +8,10 @@ compiled with the system `cc` as the Makefile does (`-std=c99 -O2`):
 - flash and RAM: `size` of `vae_decoder.o` (Berkeley format: text includes the const
   weights in .rodata, so flash = text + data, static RAM = data + bss) and the decoder's
   stack frame from gcc's `-fstack-usage` (every intermediate buffer lives there);
-- time per code at batch 1, one thread: the C decoder called through ctypes alternating
-  call by call with the bare onnxruntime session and the runtime's `decode` (both pay the
-  same Python call overhead as ctypes), and the C decoder timed inside C, call by call
-  (medians throughout).
+- time per code at batch 1, one thread: the C decoder called through ctypes, call by
+  call in shuffled order with the bare onnxruntime session and the runtime's `decode`
+  (both pay the same Python call overhead as ctypes), and the C decoder timed inside C,
+  call by call (medians throughout).
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.latency import time_alternating
+from benchmarks.latency import time_shuffled
 from benchmarks.report import write_report
 from vae_edge import runtime
 from vae_edge.c_source import FUNCTION_NAME, HEADER_NAME, SOURCE_NAME, export_c
+from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
 from vae_edge.runtime.model import resolve_model_dir
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Werror"]
+Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 # Decodes the codes of the file argv[1] one call at a time, argv[2] calls in all, and
 # prints the median nanoseconds per call (a median, so that the moments the process is
 # descheduled on a shared machine do not count, as in the Python timings).
@@ -130,16 +132,17 @@ def measure(model_name: str, seconds: float) -> dict[str, object]:
         z = codes[:1].astype(np.float32)
         probs = np.empty((1, model.config.input_dim), np.float32)
         logits = np.empty_like(probs)
-        session = model._decoder  # the bare session, as in benchmarks/latency.py
-        times = time_alternating(
+        session = model._decoder.session  # the bare session, as in benchmarks/latency.py
+        times = time_shuffled(
             [
                 partial(decoder, z.ctypes.data, probs.ctypes.data, logits.ctypes.data),
-                partial(session.run, ["probs"], {"z": z}),
+                partial(session.run, [PROBS], {Z: z}),
                 partial(model.decode, z),
             ],
             seconds,
         )
-        np.testing.assert_allclose(probs.reshape(model.decode(z).shape), model.decode(z), atol=1e-5)
+        expected = model.decode(z)
+        np.testing.assert_allclose(probs.reshape(expected.shape), expected, atol=1e-5)
     c_us, session_us, runtime_us = (statistics.median(each) * 1e6 for each in times)
     config = model.config
     flash = sizes["text"] + sizes["data"]
