@@ -59,6 +59,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 SCREENSHOT = PROJECT / "docs" / "web.png"
 FIRST_GRID = "window.vaeEdge?.firstGridAt > 0"
+MEASURED = "window.vaeEdge?.decodeMicroseconds > 0"  # the page's own timing, done last
 # Opens the page's decoder once more as a bare onnxruntime-web session (the same module,
 # so the same settings), for calls without the page's wrapper: `window.bareDecode`.
 BARE_SESSION = """async (modelFolder) => {
@@ -174,16 +175,19 @@ def main() -> None:
         browser = launch_chromium(playwright)
         chromium_version = browser.version
 
-        def visit(context_holder: dict) -> float:
+        warm_visits: list[float] = []
+
+        def cold_visit() -> float:
+            """The first grid in a fresh context; then a reload's, kept in warm_visits."""
             context = browser.new_context()
             page = context.new_page()
             page.goto(url)
             page.wait_for_function(FIRST_GRID, timeout=60_000)
             cold = page.evaluate("vaeEdge.firstGridAt")
-            page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+            page.wait_for_function(MEASURED, timeout=60_000)
             page.reload()
             page.wait_for_function(FIRST_GRID, timeout=60_000)
-            context_holder["warm"] = page.evaluate("vaeEdge.firstGridAt")
+            warm_visits.append(page.evaluate("vaeEdge.firstGridAt"))
             context.close()
             return cold
 
@@ -192,19 +196,11 @@ def main() -> None:
             subprocess.run([sys.executable, "-c", PYTHON_FIRST_GRID, args.model], check=True)
             return (time.perf_counter() - started) * 1000
 
-        warm_visits: list[float] = []
-
-        def cold_visit() -> float:
-            holder: dict = {}
-            cold = visit(holder)
-            warm_visits.append(holder["warm"])
-            return cold
-
         first = alternate(args.visits, {"chromium": cold_visit, "python": python_process})
 
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
-        page.wait_for_function("window.vaeEdge?.decodeMicroseconds > 0", timeout=60_000)
+        page.wait_for_function(MEASURED, timeout=60_000)
         page.evaluate(BARE_SESSION, MODEL_FOLDER)
         for part, n, _ in CASES:  # warm-up: Chromium tiers the hot WebAssembly code up
             page.evaluate(BROWSER_ROUND, [part, n, 2000 // n])
