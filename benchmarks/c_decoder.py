@@ -148,9 +148,7 @@ def measure(model_name: str, seconds: float) -> dict[str, object]:
     flash = sizes["text"] + sizes["data"]
     return {
         "model": model_name,
-        "decoder": "-".join(
-            map(str, (config.latent_dim, *reversed(config.hidden_sizes), config.input_dim))
-        ),
+        "decoder": "-".join(map(str, config.decoder_sizes)),
         "flash: text+data (bytes)": flash,
         "flash (KiB)": round(flash / 1024, 1),
         "static RAM: data+bss (bytes)": sizes["data"] + sizes["bss"],

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from benchmarks.report import write_report
 from vae_edge.checkpoint import load_checkpoint
+from vae_edge.config import ModelConfig
 
 FLASH_BUDGET = 64 * 1024
 
 
-def decoder_weights(latent_dim: int, hidden_sizes: tuple[int, ...], pixels: int) -> int:
-    """Weights and biases of the decoder latent -> reversed hidden sizes -> pixels."""
-    sizes = (latent_dim, *reversed(hidden_sizes), pixels)
-    return sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(sizes))
+def decoder_weights(config: ModelConfig) -> int:
+    """Weights and biases of the decoder's layers."""
+    return sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(config.decoder_sizes))
 
 
 def main() -> None:
@@ -36,13 +36,11 @@ def main() -> None:
     for run in args.runs:
         config = load_checkpoint(run).config
         last = json.loads((run / "history.json").read_text())[-1]
-        weight_bytes = 4 * decoder_weights(config.latent_dim, config.hidden_sizes, config.input_dim)
+        weight_bytes = 4 * decoder_weights(config)
         rows.append(
             {
                 "run": run.name,
-                "decoder": "-".join(
-                    map(str, (config.latent_dim, *reversed(config.hidden_sizes), config.input_dim))
-                ),
+                "decoder": "-".join(map(str, config.decoder_sizes)),
                 "epochs": last["epoch"],
                 "validation -ELBO": round(
                     last["validation_reconstruction"] + last["validation_kl"], 2

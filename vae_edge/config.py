@@ -64,6 +64,11 @@ class ModelConfig:
         """Number of pixels in one flattened image."""
         return self.image_side * self.image_side
 
+    @property
+    def decoder_sizes(self) -> tuple[int, ...]:
+        """The decoder's layer widths: latent, the hidden sizes reversed, pixels."""
+        return (self.latent_dim, *reversed(self.hidden_sizes), self.input_dim)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, stored in checkpoints and manifests."""
         data = asdict(self)

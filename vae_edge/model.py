@@ -40,9 +40,9 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        hidden = list(reversed(config.hidden_sizes))
-        self.body = _mlp([config.latent_dim, *hidden], config.activation)
-        self.out = nn.Linear(hidden[-1], config.input_dim)
+        *body, pixels = config.decoder_sizes
+        self.body = _mlp(body, config.activation)
+        self.out = nn.Linear(body[-1], pixels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.body(z))
