@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from vae_edge.errors import InputError
+from vae_edge.errors import InputError, first_line
 from vae_edge.runtime.manifest import GraphEntry, ModelFileError
 
 # What `load` passes as `providers` when the app gives none.
@@ -47,9 +47,7 @@ def check_providers(providers: Providers) -> list[str | tuple[str, dict[str, Any
 
 def _blamed(source: str, what: str, error: Exception) -> ModelFileError:
     """onnxruntime's `error` as a one-line `ModelFileError` about the graph file `source`."""
-    text = str(error).strip()
-    detail = text.splitlines()[0][:200] if text else type(error).__name__
-    return ModelFileError(f"{source}: onnxruntime {what} ({detail})")
+    return ModelFileError(f"{source}: onnxruntime {what} ({first_line(error)[:200]})")
 
 
 class GraphSession:
