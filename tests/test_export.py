@@ -311,7 +311,7 @@ def test_export_removes_scratch_folders_of_killed_exports(tmp_path, small_run):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
-    orphan = tmp_path / f".vae-edge-export-{dead}-0badc0de"
+    orphan = tmp_path / f".model.{dead}.0badc0de.tmp"
     orphan.mkdir()
     (orphan / "encoder.onnx").write_bytes(b"half")
     export_model(load_checkpoint(small_run), tmp_path / "model")
@@ -332,7 +332,7 @@ def test_ctrl_c_during_export_is_one_line_exit_130_and_leaves_nothing(tmp_path, 
         text=True,
     )
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".vae-edge-export-*")) and process.poll() is None:
+    while not list(tmp_path.glob(".model.*.tmp")) and process.poll() is None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)

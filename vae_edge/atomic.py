@@ -11,10 +11,10 @@ from pathlib import Path
 
 from vae_edge.errors import OutputError
 
-# Temporaries carry the writing process's id, so a later run can tell those of a process
-# that died (kill -9) from those of one still writing: `.NAME.PID.TOKEN.tmp` files and
-# `.vae-edge-PURPOSE-PID-...` folders.
-_ORPHAN_NAME = re.compile(r"^\.(?:.+\.(\d+)\.[0-9a-f]{8}\.tmp|vae-edge-[a-z]+-(\d+)-.+)$")
+# Temporaries (files and folders, `.NAME.PID.TOKEN.tmp`) carry the writing process's id,
+# so a later run can tell those of a process that died (kill -9) from those of one still
+# writing.
+_ORPHAN_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
 
 
 def temporary_sibling(target: Path) -> Path:
@@ -53,11 +53,6 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
-def scratch_prefix(purpose: str) -> str:
-    """Name prefix of a scratch folder this process makes (`tempfile.mkdtemp(prefix=...)`)."""
-    return f".vae-edge-{purpose}-{os.getpid()}-"
-
-
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -68,12 +63,11 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete temporaries in `folder` whose writing process no longer runs; return them."""
-    removed = []
+def remove_orphans(folder: str | os.PathLike[str]) -> None:
+    """Delete temporaries in `folder` whose writing process no longer runs."""
     for path in Path(folder).glob(".*"):
         match = _ORPHAN_NAME.match(path.name)
-        if not match or _process_alive(int(match.group(1) or match.group(2))):
+        if not match or _process_alive(int(match.group(1))):
             continue
         if path.is_dir() and not path.is_symlink():
             import shutil  # here: most commands never clean up, and shutil is slow to import
@@ -81,8 +75,6 @@ def remove_orphans(folder: str | os.PathLike[str]) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
 
 
 # renameat2(2): swap two paths in one step (Linux 3.15+; ext4, xfs, btrfs, tmpfs, ...).

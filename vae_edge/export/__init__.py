@@ -7,11 +7,10 @@ and only then swaps the scratch folder in for the target (`replace_folder`).
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from pathlib import Path
 
-from vae_edge.atomic import remove_orphans, replace_folder, scratch_prefix, write_text_atomic
+from vae_edge.atomic import remove_orphans, replace_folder, temporary_sibling, write_text_atomic
 from vae_edge.checkpoint import Checkpoint, vae_from_checkpoint
 from vae_edge.errors import OutputError
 from vae_edge.export.onnx_export import (
@@ -62,7 +61,7 @@ def export_model(
         model_dir = model_dir.resolve()
     check_replaceable(model_dir)
     remove_orphans(model_dir.parent)  # scratch folders of exports killed with -9
-    scratch = model_dir.parent / f"{scratch_prefix('export')}{secrets.token_hex(4)}"
+    scratch = temporary_sibling(model_dir)
     try:
         scratch.mkdir()  # a plain mkdir: the folder gets the user's usual permissions
     except OSError as error:
