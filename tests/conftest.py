@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,18 @@ def mnist_dir() -> Path:
     """The four official MNIST files: $VAE_EDGE_DATA, else ../shared/data/mnist."""
     folder = os.environ.get("VAE_EDGE_DATA")
     return Path(folder) if folder else Path(__file__).resolve().parents[2] / "shared/data/mnist"
+
+
+@pytest.fixture(scope="session")
+def dead_pid() -> int:
+    """The id of a process that has ended: its temporaries are orphans."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(ended.stdout)
 
 
 @pytest.fixture(scope="session")

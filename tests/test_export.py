@@ -307,15 +307,25 @@ def test_export_refuses_to_replace_a_folder_holding_other_files(tmp_path, small_
     assert [p.name for p in (tmp_path / "model").iterdir()] == ["notes.txt"]
 
 
-def test_export_removes_scratch_folders_of_killed_exports(tmp_path, small_run):
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    ).stdout.strip()
-    orphan = tmp_path / f".model.{dead}.0badc0de.tmp"
+def test_export_removes_scratch_folders_of_killed_exports(tmp_path, small_run, dead_pid):
+    orphan = tmp_path / f".model.{dead_pid}.0badc0de.tmp"
     orphan.mkdir()
     (orphan / "encoder.onnx").write_bytes(b"half")
     export_model(load_checkpoint(small_run), tmp_path / "model")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_scratch_of_a_killed_classifier_export_does_not_block_a_new_export(
+    tmp_path, small_run, dead_pid
+):
+    model_dir = tmp_path / "model"
+    export_model(load_checkpoint(small_run), model_dir)
+    orphan = model_dir / f".classifier.onnx.{dead_pid}.0badc0de.tmp"
+    orphan.mkdir()
+    (orphan / "classifier.onnx").write_bytes(b"half")
+    export_model(load_checkpoint(small_run), model_dir)
+    assert not orphan.exists()
+    assert read_manifest(model_dir).decoder.file == "decoder.onnx"
 
 
 def test_export_refuses_an_infinite_atol(tmp_path, small_run):

@@ -251,14 +251,8 @@ def test_a_second_train_into_a_locked_run_folder_fails_in_one_line(tmp_path, mni
     assert not (out / "checkpoint.pt").exists()
 
 
-def test_the_lock_removes_temporaries_of_dead_processes_only(tmp_path):
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    orphan = tmp_path / f".checkpoint.pt.{dead.stdout.strip()}.0123abcd.tmp"
+def test_the_lock_removes_temporaries_of_dead_processes_only(tmp_path, dead_pid):
+    orphan = tmp_path / f".checkpoint.pt.{dead_pid}.0123abcd.tmp"
     live = tmp_path / f".checkpoint.pt.{os.getpid()}.0123abcd.tmp"
     orphan.write_bytes(b"35 MB once")
     live.write_bytes(b"being written")

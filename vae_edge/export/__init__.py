@@ -59,6 +59,7 @@ def export_model(
     vae = vae_from_checkpoint(checkpoint)
     if model_dir.is_symlink():  # replace the folder it points to, not the link
         model_dir = model_dir.resolve()
+    remove_orphans(model_dir)  # e.g. the scratch folder of a train-classifier killed with -9
     check_replaceable(model_dir)
     remove_orphans(model_dir.parent)  # scratch folders of exports killed with -9
     scratch = temporary_sibling(model_dir)

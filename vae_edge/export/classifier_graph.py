@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from vae_edge.atomic import write_text_atomic
+from vae_edge.atomic import remove_orphans, temporary_sibling, write_text_atomic
 from vae_edge.classifier import ClassifierProbabilities, LatentClassifier
 from vae_edge.export.onnx_export import ExportError, export_graph
 from vae_edge.export.validate import DEFAULT_ATOL
@@ -43,8 +43,11 @@ def add_classifier(
     """
     manifest = read_manifest(model_dir)
     module = ClassifierProbabilities(classifier).eval()
-    with tempfile.TemporaryDirectory(dir=model_dir, prefix=".vae-edge-classifier-") as scratch:
-        path = Path(scratch) / CLASSIFIER_NAME
+    remove_orphans(model_dir)  # scratch folders of classifier exports killed with -9
+    scratch = temporary_sibling(model_dir / CLASSIFIER_NAME)
+    scratch.mkdir()
+    try:
+        path = scratch / CLASSIFIER_NAME
         example = torch.zeros(2, manifest.config.latent_dim)
         export_graph(module, example, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS, path, manifest.opset)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -65,4 +68,6 @@ def add_classifier(
         text = updated.to_json()
         os.replace(path, model_dir / CLASSIFIER_NAME)
         write_text_atomic(model_dir / MANIFEST_NAME, text)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return updated
