@@ -83,7 +83,6 @@ class Manifest:
     # Optional graph: absent in folders exported without a classifier.
     classifier: GraphEntry | None = None
     variant: str = "float32"
-    preprocessing: dict[str, Any] = field(default_factory=lambda: dict(PREPROCESSING))
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -99,7 +98,7 @@ class Manifest:
             "variant": self.variant,
             "model": self.config.to_dict(),
             "image_shape": [self.config.image_side, self.config.image_side],
-            "preprocessing": self.preprocessing,
+            "preprocessing": dict(PREPROCESSING),  # from_dict refuses any other
             "opset": self.opset,
             "ir_version": self.ir_version,
             "encoder": self.encoder.to_dict(),
@@ -157,7 +156,6 @@ class Manifest:
             classifier=graph(data["classifier"]) if "classifier" in data else None,
             package_version=str(data["package_version"]),
             variant=str(data.get("variant", "float32")),
-            preprocessing=dict(data["preprocessing"]),
             training=dict(data.get("training", {})),
             validation=dict(data.get("validation", {})),
         )
