@@ -129,8 +129,7 @@ class VAEModel:
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """Images [B, 196] or [B, 14, 14] -> reconstructions [B, 14, 14], decoded from mu."""
-        mu = self._encoder.run(_MU, {IMAGE: self._images(images)})[0]
-        probs = self._decoder.run(_PROBS, {Z: mu})[0]
+        probs = self._decoder.run(_PROBS, {Z: self._mu(self._images(images))})[0]
         return probs.reshape(-1, self.image_side, self.image_side)
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,8 +138,7 @@ class VAEModel:
         The classifier reads the encoder's mean; a folder without one raises
         `ModelFileError`.
         """
-        mu, _ = self.encode(images)
-        probabilities = self._classify_codes(mu)
+        probabilities = self._classify_codes(self._mu(self._images(images)))
         return probabilities.argmax(axis=1), probabilities
 
     def generate(
@@ -193,12 +191,16 @@ class VAEModel:
             if not len(z):
                 continue
             decoded = self._decoder.run(_PROBS, {Z: z})[0]
-            mu, _ = self._encoder.run(_MU_LOGVAR, {IMAGE: decoded})
-            decoded = decoded[self._classify_codes(mu)[:, digit] >= self.digit_confidence]
+            confidence = self._classify_codes(self._mu(decoded))[:, digit]
+            decoded = decoded[confidence >= self.digit_confidence]
             taken = decoded[: n - found]
             images[found : found + len(taken)] = taken
             found += len(taken)
         return images
+
+    def _mu(self, batch: np.ndarray) -> np.ndarray:
+        """The encoder's mean alone (logvar is not fetched) for a checked input batch."""
+        return self._encoder.run(_MU, {IMAGE: batch})[0]
 
     def _images(self, images: np.ndarray) -> np.ndarray:
         """`images` checked and shaped as the encoder's input [B, 196] float32."""
