@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING
 
 from vae_edge.atomic import replace_folder, temporary_sibling
 from vae_edge.errors import VaeEdgeError
-from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, Manifest, read_manifest
+from vae_edge.runtime.manifest import (
+    DECODER_INPUTS,
+    DECODER_OUTPUTS,
+    Manifest,
+    read_model_files,
+)
 
 if TYPE_CHECKING:
     import onnx
@@ -90,8 +95,9 @@ def _batch_of_one(graph: onnx.ModelProto) -> onnx.ModelProto:
     return graph
 
 
-def decoder_source(model_dir: Path, manifest: Manifest) -> str:
-    """C source of the model's decoder, checked for heap and stdio calls."""
+def decoder_source(model_dir: Path, manifest: Manifest, decoder: bytes) -> str:
+    """C source of the model's decoder (`decoder`: the graph's checked bytes), checked for
+    heap and stdio calls."""
     try:
         import onnx
         from emx_onnx_cgen import Compiler
@@ -101,7 +107,7 @@ def decoder_source(model_dir: Path, manifest: Manifest) -> str:
         raise CSourceError(EMBEDDED_EXTRA_HINT) from None
 
     decoder_path = model_dir / manifest.decoder.file
-    graph = _batch_of_one(onnx.load(str(decoder_path)))
+    graph = _batch_of_one(onnx.load_from_string(decoder))
     # The header's prototype is (z, probs, logits): the graph must name them in that order.
     names = (tuple(v.name for v in graph.graph.input), tuple(v.name for v in graph.graph.output))
     if names != (DECODER_INPUTS, DECODER_OUTPUTS):
@@ -136,7 +142,7 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
     the end, so `out_dir` is either complete or as it was. Raises `ModelFileError` for a
     bad model folder and `CSourceError` for everything else. Returns the files written.
     """
-    manifest = read_manifest(model_dir)
+    manifest, graphs = read_model_files(model_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise CSourceError(f"-o {out_dir} is not empty; pass --force to replace it")
     if not out_dir.parent.is_dir():
@@ -147,7 +153,7 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
     except OSError as error:
         raise CSourceError(f"-o {out_dir}: cannot write there ({error.strerror})") from None
     try:
-        source = decoder_source(model_dir, manifest)
+        source = decoder_source(model_dir, manifest, graphs[manifest.decoder.file])
         (scratch / HEADER_NAME).write_text(header_text(manifest), encoding="utf-8")
         (scratch / SOURCE_NAME).write_text(source, encoding="utf-8")
         templates = resources.files("vae_edge") / "c_templates"

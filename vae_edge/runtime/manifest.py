@@ -167,10 +167,17 @@ def read_manifest(model_dir: str | Path | Traversable) -> Manifest:
     Any problem raises `ModelFileError` with a one-line message naming the file.
     """
     model_dir = Path(model_dir) if isinstance(model_dir, str) else model_dir
+    return read_model_files(model_dir)[0]
+
+
+def read_model_files(model_dir: Path | Traversable) -> tuple[Manifest, dict[str, bytes]]:
+    """The checked manifest and the checked bytes of every graph it names, by file name.
+
+    For callers that go on to use the graphs: each file is read once, and what they use
+    is what was checked. Problems raise `ModelFileError`, as in `read_manifest`.
+    """
     manifest = read_manifest_only(model_dir)
-    for entry in manifest.graphs():
-        read_graph(model_dir, entry)
-    return manifest
+    return manifest, {entry.file: read_graph(model_dir, entry) for entry in manifest.graphs()}
 
 
 def read_manifest_only(model_dir: Path | Traversable) -> Manifest:

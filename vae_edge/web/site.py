@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vae_edge.atomic import replace_folder, temporary_sibling
 from vae_edge.errors import VaeEdgeError
-from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest
+from vae_edge.runtime.manifest import MANIFEST_NAME, read_model_files
 from vae_edge.runtime.model import resolve_model_dir
 
 # onnxruntime-web, WebAssembly-only build (it starts faster than the build with WebGPU).
@@ -67,7 +67,7 @@ def build_site(
     """
     site_dir = Path(site_dir)
     model_dir = resolve_model_dir(model)
-    manifest = read_manifest(model_dir)
+    _, graphs = read_model_files(model_dir)
     ort_files = _checked_ort_files(Path(ort_dir)) if ort_dir is not None else []
     _check_target(site_dir, force)
     target = site_dir.absolute()
@@ -76,8 +76,9 @@ def build_site(
         tmp_dir.mkdir()
         _write_page(tmp_dir, model_name=model_dir.resolve().name, offline=bool(ort_files))
         (tmp_dir / MODEL_FOLDER).mkdir()
-        for name in [MANIFEST_NAME, *(entry.file for entry in manifest.graphs())]:
-            shutil.copyfile(model_dir / name, tmp_dir / MODEL_FOLDER / name)
+        shutil.copyfile(model_dir / MANIFEST_NAME, tmp_dir / MODEL_FOLDER / MANIFEST_NAME)
+        for name, graph in graphs.items():
+            (tmp_dir / MODEL_FOLDER / name).write_bytes(graph)
         if ort_files:
             (tmp_dir / ORT_FOLDER).mkdir()
             for path in ort_files:
