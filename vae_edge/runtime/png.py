@@ -35,7 +35,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     # Width, height, bit depth 8, colour type 0 (grayscale), default compression,
     # filter method and no interlace; each row is prefixed with filter type 0 (none).
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    rows = np.hstack([np.zeros((height, 1), np.uint8), pixels.astype(np.uint8)])
+    rows = np.hstack([np.zeros((height, 1), np.uint8), pixels.astype(np.uint8, copy=False)])
     return (
         PNG_SIGNATURE
         + chunk(b"IHDR", header)
