@@ -10,7 +10,6 @@ the best mean validation accuracy over clean and flipped images is kept.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -93,7 +92,7 @@ def fit_candidates(
         seen = noisy_copy(images, options.input_flip, rng) if options.input_flip else images
         features = torch.from_numpy(encode(seen))
         order = torch.randperm(len(images), generator=generator)
-        lr = options.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / options.epochs))
+        lr = options.epoch_lr(epoch)
         losses = {}
         for name, model in models.items():
             model.train()

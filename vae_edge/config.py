@@ -86,6 +86,11 @@ class ModelConfig:
         )
 
 
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """`lr` decayed along a cosine from itself in epoch 1 towards 0 after epoch `epochs`."""
+    return lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
 @dataclass(frozen=True)
 class TrainOptions:
     """How to train: everything besides the model's shape."""
@@ -119,7 +124,7 @@ class TrainOptions:
         """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""
         if self.lr_schedule == "constant":
             return self.lr
-        return self.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
+        return cosine_lr(self.lr, epoch, self.epochs)
 
     def kl_weight(self, epoch: int) -> float:
         """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
@@ -141,6 +146,10 @@ class ClassifierOptions:
     lr: float = 3e-3
     input_flip: float = 0.0
     seed: int = 0
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch`, cosine-decayed towards 0."""
+        return cosine_lr(self.lr, epoch, self.epochs)
 
 
 # `generate(digit=d)` keeps prior samples the classifier gives to d with at least this
