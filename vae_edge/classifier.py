@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from vae_edge.config import ClassifierOptions
+from vae_edge.model import mlp
 from vae_edge.runtime.manifest import N_CLASSES
 from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
 
@@ -37,13 +38,8 @@ class LatentClassifier(nn.Module):
 
     def __init__(self, input_dim: int, hidden_sizes: tuple[int, ...]) -> None:
         super().__init__()
-        self.hidden_sizes = hidden_sizes
-        layers: list[nn.Module] = []
-        width = input_dim
-        for size in hidden_sizes:
-            layers += [nn.Linear(width, size), nn.Tanh()]
-            width = size
-        self.body = nn.Sequential(*layers, nn.Linear(width, N_CLASSES))
+        sizes = [input_dim, *hidden_sizes]
+        self.body = nn.Sequential(*mlp(sizes, "tanh"), nn.Linear(sizes[-1], N_CLASSES))
 
     def forward(self, mu: torch.Tensor) -> torch.Tensor:
         return self.body(mu)
@@ -77,7 +73,8 @@ def fit_candidates(
     """Train one classifier per candidate shape on the latent means of `images`.
 
     Each epoch draws a fresh corruption of the training images (if `input_flip` > 0),
-    encodes it once and gives every candidate one pass over it in the same order.
+    encodes it once and gives every candidate one pass over it in the same order; clean
+    images are encoded once for all epochs.
     """
     torch.manual_seed(options.seed)
     rng = np.random.default_rng(options.seed)
@@ -88,9 +85,13 @@ def fit_candidates(
     }
     targets = torch.from_numpy(labels.astype(np.int64))
     loss_function = nn.CrossEntropyLoss()
+    clean = None if options.input_flip else torch.from_numpy(encode(images))
     for epoch in range(1, options.epochs + 1):
-        seen = noisy_copy(images, options.input_flip, rng) if options.input_flip else images
-        features = torch.from_numpy(encode(seen))
+        features = (
+            clean
+            if clean is not None
+            else torch.from_numpy(encode(noisy_copy(images, options.input_flip, rng)))
+        )
         order = torch.randperm(len(images), generator=generator)
         lr = options.epoch_lr(epoch)
         losses = {}

@@ -13,7 +13,7 @@ from vae_edge.config import ModelConfig
 ACTIVATION_LAYERS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
+def mlp(sizes: list[int], activation: str) -> nn.Sequential:
     """Linear layers between consecutive `sizes`, each followed by the activation."""
     layers: list[nn.Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
@@ -26,7 +26,7 @@ class Encoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.body = _mlp([config.input_dim, *config.hidden_sizes], config.activation)
+        self.body = mlp([config.input_dim, *config.hidden_sizes], config.activation)
         self.mu = nn.Linear(config.hidden_sizes[-1], config.latent_dim)
         self.logvar = nn.Linear(config.hidden_sizes[-1], config.latent_dim)
 
@@ -41,7 +41,7 @@ class Decoder(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         *body, pixels = config.decoder_sizes
-        self.body = _mlp(body, config.activation)
+        self.body = mlp(body, config.activation)
         self.out = nn.Linear(body[-1], pixels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
