@@ -36,7 +36,6 @@ from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
 
 LABEL_COUNTS = (100, 1000, 60000)
 CONFIDENCES = (0.95, 0.99, 0.999)
-RATES = (0.0, *FLIP_RATES)
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -83,17 +82,17 @@ def semi_supervised(model, train, test) -> tuple[list[dict[str, object]], Latent
             ("latent mu", lambda x: model.encode(x)[0], model.latent_dim),
             ("pixels", pixels, model.config.input_dim),
         ):
-            if name == "latent mu" and count == len(train[1]):
-                scores = classification_accuracy(model, *test, rates=RATES)
-                result = {f"{rate:.0%}": value for rate, value in scores.items()}
+            all_labels = count == len(train[1])
+            if name == "latent mu" and all_labels:
+                scores = classification_accuracy(model, *test)
                 source = "classifier.onnx"
             else:
                 classifier = train_like_folder(model, features, width, examples)
-                scores = accuracy_under_noise(features, {name: classifier}, *test, RATES)[name]
-                result = {f"{rate:.0%}": value for rate, value in scores.items()}
+                scores = accuracy_under_noise(features, {name: classifier}, *test)[name]
                 source = "trained here"
-                if features is pixels and count == len(train[1]):
+                if name == "pixels" and all_labels:
                     judge = classifier
+            result = {f"{rate:.0%}": value for rate, value in scores.items()}
             rows.append({"labels": count, "features": name, "source": source, **result})
             print(rows[-1], flush=True)
     return rows, judge

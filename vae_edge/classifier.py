@@ -19,7 +19,7 @@ from torch import nn
 from vae_edge.config import ClassifierOptions
 from vae_edge.model import mlp
 from vae_edge.runtime.manifest import N_CLASSES
-from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
+from vae_edge.runtime.noise import CLEAN_AND_FLIP_RATES, flip_pixels
 
 # Candidate shapes: hidden sizes of the MLP on mu; () is multinomial logistic regression.
 CANDIDATES: dict[str, tuple[int, ...]] = {
@@ -27,9 +27,6 @@ CANDIDATES: dict[str, tuple[int, ...]] = {
     "mlp-256": (256,),
     "mlp-512-256": (512, 256),
 }
-# Noise levels the validation accuracy is averaged over to choose a candidate.
-SELECTION_RATES = (0.0, *FLIP_RATES)
-
 Encode = Callable[[np.ndarray], np.ndarray]
 
 
@@ -126,7 +123,7 @@ def accuracy_under_noise(
     classifiers: dict[str, LatentClassifier],
     images: np.ndarray,
     labels: np.ndarray,
-    rates: tuple[float, ...] = SELECTION_RATES,
+    rates: tuple[float, ...] = CLEAN_AND_FLIP_RATES,
     seed: int = 0,
 ) -> dict[str, dict[float, float]]:
     """Accuracy of each classifier on `images` with each fraction of pixels flipped."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from vae_edge.errors import InputError
 from vae_edge.runtime.model import VAEModel
-from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
+from vae_edge.runtime.noise import CLEAN_AND_FLIP_RATES, flip_pixels
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -119,7 +119,7 @@ def classification_accuracy(
     model: VAEModel,
     images: np.ndarray,
     labels: np.ndarray,
-    rates: tuple[float, ...] = (0.0, *FLIP_RATES),
+    rates: tuple[float, ...] = CLEAN_AND_FLIP_RATES,
     seed: int = 0,
     batch_size: int = 4096,
 ) -> dict[float, float]:

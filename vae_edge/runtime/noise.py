@@ -6,6 +6,8 @@ import numpy as np
 
 # The noise levels `vae-edge evaluate` and the benchmarks report: fractions of pixels flipped.
 FLIP_RATES = (0.05, 0.10, 0.20)
+# Clean images first (no flips), then each of FLIP_RATES.
+CLEAN_AND_FLIP_RATES = (0.0, *FLIP_RATES)
 
 
 def flip_pixels(
