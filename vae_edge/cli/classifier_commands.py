@@ -60,7 +60,7 @@ def train_classifier(
     graph = import_training_module("vae_edge.export.classifier_graph")
     from vae_edge import runtime
     from vae_edge.download import resolve_data_dir
-    from vae_edge.mnist import load_labels, load_split
+    from vae_edge.mnist import load_labeled_split
 
     try:
         model = runtime.load(model_dir, threads=2)  # large batches: two threads pay
@@ -68,10 +68,7 @@ def train_classifier(
             input_flip = model.manifest.training.get("options", {}).get("input_flip", 0.0)
         options = ClassifierOptions(epochs=epochs, input_flip=input_flip, seed=seed)
         folder = resolve_data_dir(data_dir)
-        splits = {
-            split: (load_split(folder, split), load_labels(folder, split))
-            for split in ("train", "validation")
-        }
+        splits = {split: load_labeled_split(folder, split) for split in ("train", "validation")}
 
         def encode(images):
             return model.encode(images)[0]

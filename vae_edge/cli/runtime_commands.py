@@ -347,14 +347,17 @@ def evaluate(
     5, 10 and 20 % of the pixels flipped.
     """
     from vae_edge.download import resolve_data_dir
-    from vae_edge.mnist import load_labels, load_split
+    from vae_edge.mnist import load_labeled_split, load_split
     from vae_edge.runtime.evaluate import classification_accuracy
     from vae_edge.runtime.evaluate import evaluate as evaluate_model
 
     if json_path is not None:
         output_path(json_path, (".json",))
     folder = resolve_data_dir(data_dir)
-    images = load_split(folder, split)
+    if model.has_classifier:  # labels too, checked to match the images before the long run
+        images, labels = load_labeled_split(folder, split)
+    else:
+        images = load_split(folder, split)
     with click.progressbar(
         length=len(images), label=f"{split} K={k_samples}", file=sys.stderr
     ) as bar:
@@ -368,7 +371,7 @@ def evaluate(
     )
     record: dict[str, Any] = {"model": str(model.model_dir), "split": split, **scores.to_dict()}
     if model.has_classifier:
-        accuracy = classification_accuracy(model, images, load_labels(folder, split), seed=seed)
+        accuracy = classification_accuracy(model, images, labels, seed=seed)
         click.echo(
             "  accuracy        "
             + "  ".join(f"{rate:.0%} flipped {value:.2%}" for rate, value in accuracy.items())
