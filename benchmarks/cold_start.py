@@ -24,17 +24,19 @@ from __future__ import annotations
 import argparse
 import compileall
 import json
-import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import vae_edge
 from benchmarks.report import write_report
+from benchmarks.rounds import alternate
 from benchmarks.torch_from_onnx import vae_from_model_dir, write_checkpoint
+from vae_edge.checkpoint import checkpoint_path
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, read_manifest
 
 Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
@@ -97,7 +99,7 @@ def main() -> None:
             checkpoint = Path(scratch) / "checkpoint.pt"
             write_checkpoint(vae_from_model_dir(args.model), checkpoint)
         else:
-            checkpoint = args.run / "checkpoint.pt" if args.run.is_dir() else args.run
+            checkpoint = checkpoint_path(args.run)
         commands = {
             "vae-edge generate": [
                 command,
@@ -135,15 +137,16 @@ def main() -> None:
                 "0",
             ],
         }
-        measured: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-        order, shuffler = list(commands), random.Random(0)
-        for _ in range(args.runs):
-            shuffler.shuffle(order)
-            for name in order:
-                measured[name].append(run_measured(commands[name]))
+        measured = alternate(
+            args.runs, {name: partial(run_measured, argv) for name, argv in commands.items()}
+        )
         sizes = {
             path.name: path.stat().st_size
-            for path in (args.model / "encoder.onnx", args.model / "decoder.onnx", checkpoint)
+            for path in (
+                args.model / manifest.encoder.file,
+                args.model / manifest.decoder.file,
+                checkpoint,
+            )
         }
 
     medians = {

@@ -27,20 +27,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from playwright.sync_api import sync_playwright
 
 from benchmarks.report import write_report
+from benchmarks.rounds import alternate
 from vae_edge import runtime
 from vae_edge.atomic import atomic_path
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
@@ -141,18 +140,6 @@ def row(measure: str, chromium: list[float], python: list[float] | None = None) 
         "Chromium / Python (best)": f"{best(chromium) / best(python):.2f}" if python else "",
         "Chromium rounds": f"{best(chromium):.0f}-{max(chromium):.0f}",
     }
-
-
-def alternate(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
-    """Run each measure once per round, in a freshly shuffled order every round."""
-    results: dict[str, list[float]] = {name: [] for name in measures}
-    names = list(measures)
-    shuffler = random.Random(0)
-    for _ in range(rounds):
-        shuffler.shuffle(names)
-        for name in names:
-            results[name].append(measures[name]())
-    return results
 
 
 def main() -> None:
