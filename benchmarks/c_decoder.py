@@ -35,6 +35,7 @@ from vae_edge.runtime.model import resolve_model_dir
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Werror"]
 Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
+OBJECT = "vae_decoder.o"  # the decoder compiled once: measured, then linked into the harness
 # Decodes the codes of the file argv[1] one call at a time, argv[2] calls in all, and
 # prints the median nanoseconds per call (a median, so that the moments the process is
 # descheduled on a shared machine do not count, as in the Python timings).
@@ -91,9 +92,9 @@ def compile_c(folder: Path, *args: str) -> None:
 
 def object_sizes(folder: Path) -> dict[str, int]:
     """Sizes in bytes of the compiled decoder: text, data, bss and its stack frame."""
-    compile_c(folder, "-fstack-usage", "-c", "-o", "vae_decoder.o", SOURCE_NAME)
+    compile_c(folder, "-fstack-usage", "-c", "-o", OBJECT, SOURCE_NAME)
     size_line = subprocess.run(
-        ["size", "vae_decoder.o"], cwd=folder, check=True, capture_output=True, text=True
+        ["size", OBJECT], cwd=folder, check=True, capture_output=True, text=True
     ).stdout.splitlines()[1]
     text, data, bss = (int(value) for value in size_line.split()[:3])
     stack = next(
@@ -114,7 +115,7 @@ def measure(model_name: str, seconds: float) -> dict[str, object]:
         sizes = object_sizes(folder)
         compile_c(folder, "-shared", "-fPIC", "-o", "libdecoder.so", SOURCE_NAME, "-lm")
         (folder / "harness.c").write_text(HARNESS)
-        compile_c(folder, "-o", "harness", "harness.c", SOURCE_NAME, "-lm")
+        compile_c(folder, "-o", "harness", "harness.c", OBJECT, "-lm")  # built by object_sizes
 
         codes = np.random.default_rng(0).standard_normal((N_CODES, model.latent_dim))
         (folder / "codes.f32").write_bytes(codes.astype("<f4").tobytes())
