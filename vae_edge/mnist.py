@@ -70,20 +70,14 @@ def _read_idx_stream(stream: BinaryIO, path: Path) -> np.ndarray:
             f"{path}: IDX header promises shape {shape} ({size} bytes), more than the "
             f"{MAX_IDX_BYTES} bytes vae-edge reads"
         )
-    data = bytearray(size)
-    filled = stream.readinto(data) if size else 0
-    while 0 < filled < size:  # gzip streams may return less per call
-        more = stream.readinto(memoryview(data)[filled:])
-        if not more:
-            break
-        filled += more
-    if filled != size or stream.read(1):
-        held = "fewer" if filled < size else "more"
+    data = stream.read(size)  # buffered streams (files, gzip) return less only at the end
+    if len(data) != size or stream.read(1):
+        held = "fewer" if len(data) < size else "more"
         raise DataError(
             f"{path}: IDX header promises shape {shape} ({size} data bytes) but the file "
             f"holds {held}; it is truncated or corrupted"
         )
-    return np.frombuffer(bytes(data), dtype=np.uint8).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def pool_and_binarize(images: np.ndarray) -> np.ndarray:
