@@ -163,6 +163,14 @@ def test_unwritable_or_impossible_site_is_one_line_and_leaves_nothing(tmp_path):
     assert not Path("/proc/vae-edge-site").exists()
 
 
+def test_build_removes_what_a_killed_build_left_beside_the_site(tmp_path, dead_pid):
+    left = tmp_path / f".site.{dead_pid}.0badc0de.tmp"
+    left.mkdir()
+    (left / "index.html").write_text("half")
+    assert build("-o", str(tmp_path / "site")).exit_code == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["site"]
+
+
 def test_bad_ort_dir_is_one_line_and_leaves_no_site(tmp_path, ort_dist):
     site = tmp_path / "site"
     one_line_error(build("-o", str(site), "--ort-dir", str(tmp_path / "none")), "folder not found")

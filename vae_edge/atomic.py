@@ -77,6 +77,28 @@ def remove_orphans(folder: str | os.PathLike[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def building_folder(target: Path) -> Iterator[Path]:
+    """Yield a new empty hidden folder beside `target` to build it in.
+
+    When the block ends without an exception the folder replaces `target`
+    (`replace_folder`); whatever is left (the unfinished folder, or after the swap the
+    old `target`) is removed in every case. Leftovers of builds killed with -9 beside
+    `target` are removed first. An `OSError` (the folder cannot be made, written or
+    moved) propagates for the caller to word.
+    """
+    import shutil  # here: most commands never build a folder, and shutil is slow to import
+
+    remove_orphans(target.parent)
+    scratch = temporary_sibling(target)
+    scratch.mkdir()
+    try:
+        yield scratch
+        replace_folder(scratch, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 # renameat2(2): swap two paths in one step (Linux 3.15+; ext4, xfs, btrfs, tmpfs, ...).
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2

@@ -11,12 +11,11 @@ compile time.
 from __future__ import annotations
 
 import re
-import shutil
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vae_edge.atomic import replace_folder, temporary_sibling
+from vae_edge.atomic import building_folder
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
@@ -147,21 +146,15 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
         raise CSourceError(f"-o {out_dir} is not empty; pass --force to replace it")
     if not out_dir.parent.is_dir():
         raise CSourceError(f"-o {out_dir}: folder {out_dir.parent} does not exist")
-    scratch = temporary_sibling(out_dir)
     try:
-        scratch.mkdir()  # an unwritable place fails here, before the slow compile
+        # An unwritable place fails on entry, before the slow compile.
+        with building_folder(out_dir) as scratch:
+            source = decoder_source(model_dir, manifest, graphs[manifest.decoder.file])
+            (scratch / HEADER_NAME).write_text(header_text(manifest), encoding="utf-8")
+            (scratch / SOURCE_NAME).write_text(source, encoding="utf-8")
+            templates = resources.files("vae_edge") / "c_templates"
+            for name in TEMPLATE_NAMES:
+                (scratch / name).write_bytes((templates / name).read_bytes())
     except OSError as error:
         raise CSourceError(f"-o {out_dir}: cannot write there ({error.strerror})") from None
-    try:
-        source = decoder_source(model_dir, manifest, graphs[manifest.decoder.file])
-        (scratch / HEADER_NAME).write_text(header_text(manifest), encoding="utf-8")
-        (scratch / SOURCE_NAME).write_text(source, encoding="utf-8")
-        templates = resources.files("vae_edge") / "c_templates"
-        for name in TEMPLATE_NAMES:
-            (scratch / name).write_bytes((templates / name).read_bytes())
-        replace_folder(scratch, out_dir)  # scratch then holds the old folder, removed below
-    except OSError as error:
-        raise CSourceError(f"-o {out_dir}: cannot write there ({error.strerror})") from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     return [out_dir / name for name in (HEADER_NAME, SOURCE_NAME, *TEMPLATE_NAMES)]

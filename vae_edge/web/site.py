@@ -14,7 +14,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from vae_edge.atomic import replace_folder, temporary_sibling
+from vae_edge.atomic import building_folder
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_model_files
 from vae_edge.runtime.model import resolve_model_dir
@@ -70,26 +70,21 @@ def build_site(
     _, graphs = read_model_files(model_dir)
     ort_files = _checked_ort_files(Path(ort_dir)) if ort_dir is not None else []
     _check_target(site_dir, force)
-    target = site_dir.absolute()
-    tmp_dir = temporary_sibling(target)
     try:
-        tmp_dir.mkdir()
-        _write_page(tmp_dir, model_name=model_dir.resolve().name, offline=bool(ort_files))
-        (tmp_dir / MODEL_FOLDER).mkdir()
-        shutil.copyfile(model_dir / MANIFEST_NAME, tmp_dir / MODEL_FOLDER / MANIFEST_NAME)
-        for name, graph in graphs.items():
-            (tmp_dir / MODEL_FOLDER / name).write_bytes(graph)
-        if ort_files:
-            (tmp_dir / ORT_FOLDER).mkdir()
-            for path in ort_files:
-                shutil.copyfile(path, tmp_dir / ORT_FOLDER / path.name)
-        replace_folder(tmp_dir, target)  # tmp_dir then holds the old site, removed below
+        with building_folder(site_dir.absolute()) as tmp_dir:
+            _write_page(tmp_dir, model_name=model_dir.resolve().name, offline=bool(ort_files))
+            (tmp_dir / MODEL_FOLDER).mkdir()
+            shutil.copyfile(model_dir / MANIFEST_NAME, tmp_dir / MODEL_FOLDER / MANIFEST_NAME)
+            for name, graph in graphs.items():
+                (tmp_dir / MODEL_FOLDER / name).write_bytes(graph)
+            if ort_files:
+                (tmp_dir / ORT_FOLDER).mkdir()
+                for path in ort_files:
+                    shutil.copyfile(path, tmp_dir / ORT_FOLDER / path.name)
     except OSError as error:
         raise SiteError(
             f"-o {site_dir}: cannot write the site ({error.strerror or error})"
         ) from None
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
     return site_dir
 
 
