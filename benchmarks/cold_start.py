@@ -36,8 +36,8 @@ import vae_edge
 from benchmarks.report import write_report
 from benchmarks.rounds import alternate
 from benchmarks.torch_from_onnx import vae_from_model_dir, write_checkpoint
-from vae_edge.checkpoint import checkpoint_path
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, read_manifest
+from vae_edge.training.checkpoint import checkpoint_path
 
 Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 

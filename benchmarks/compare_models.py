@@ -17,10 +17,10 @@ import numpy as np
 
 from benchmarks.report import write_report
 from vae_edge import runtime
-from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_split
 from vae_edge.runtime.bench import time_calls
 from vae_edge.runtime.evaluate import evaluate
+from vae_edge.training.download import resolve_data_dir
 
 
 def main() -> None:

@@ -32,9 +32,9 @@ import torch
 from benchmarks.report import write_report
 from benchmarks.torch_from_onnx import vae_from_model_dir
 from vae_edge import runtime
-from vae_edge.checkpoint import load_checkpoint, vae_from_checkpoint
-from vae_edge.model import VAE
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, ENCODER_INPUTS
+from vae_edge.training.checkpoint import load_checkpoint, vae_from_checkpoint
+from vae_edge.training.model import VAE
 
 BATCH_SIZES = (1, 64, 1024)
 IMAGE, Z, PROBS = ENCODER_INPUTS[0], DECODER_INPUTS[0], DECODER_OUTPUTS[0]

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from benchmarks.report import write_report
-from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_split
 from vae_edge.models import bundled_model_dir, bundled_model_names
 from vae_edge.runtime import load, read_manifest
 from vae_edge.runtime.manifest import CLASSIFIER_INPUTS, DECODER_INPUTS, ENCODER_INPUTS
+from vae_edge.training.download import resolve_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).resolve().parent / "ort_probe.py"

@@ -26,10 +26,10 @@ import onnxruntime as ort
 
 from benchmarks.report import write_report
 from vae_edge.atomic import write_text_atomic
-from vae_edge.download import resolve_data_dir
 from vae_edge.export.onnx_export import default_opset, make_portable
 from vae_edge.mnist import load_split
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest, sha256_file
+from vae_edge.training.download import resolve_data_dir
 
 
 def run_graph(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -26,13 +26,18 @@ import numpy as np
 
 from benchmarks.report import write_report
 from vae_edge import runtime
-from vae_edge.classifier import LatentClassifier, accuracy_under_noise, fit_candidates, predict
 from vae_edge.config import ClassifierOptions
-from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_labels, load_split
 from vae_edge.runtime.evaluate import classification_accuracy
 from vae_edge.runtime.manifest import N_CLASSES
 from vae_edge.runtime.noise import FLIP_RATES, flip_pixels
+from vae_edge.training.classifier import (
+    LatentClassifier,
+    accuracy_under_noise,
+    fit_candidates,
+    predict,
+)
+from vae_edge.training.download import resolve_data_dir
 
 LABEL_COUNTS = (100, 1000, 60000)
 CONFIDENCES = (0.95, 0.99, 0.999)

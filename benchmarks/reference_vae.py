@@ -18,12 +18,17 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.train_loop import dataloader_epoch
-from vae_edge.checkpoint import Checkpoint
 from vae_edge.config import ModelConfig
-from vae_edge.download import resolve_data_dir
 from vae_edge.mnist import load_split
-from vae_edge.model import VAE
-from vae_edge.train import VALIDATION_SEED_OFFSET, TrainOptions, epoch_record, evaluate_loss
+from vae_edge.training.checkpoint import Checkpoint
+from vae_edge.training.download import resolve_data_dir
+from vae_edge.training.model import VAE
+from vae_edge.training.train import (
+    VALIDATION_SEED_OFFSET,
+    TrainOptions,
+    epoch_record,
+    evaluate_loss,
+)
 
 REFERENCE_CONFIG = ModelConfig(latent_dim=20, hidden_sizes=(400,), activation="relu")
 

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 
 from benchmarks.report import write_report
-from vae_edge.checkpoint import load_checkpoint
 from vae_edge.config import ModelConfig
+from vae_edge.training.checkpoint import load_checkpoint
 
 FLASH_BUDGET = 64 * 1024
 

@@ -15,10 +15,10 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from vae_edge.checkpoint import Checkpoint
-from vae_edge.model import VAE
 from vae_edge.runtime import load
 from vae_edge.runtime.manifest import read_graph, read_manifest_only
+from vae_edge.training.checkpoint import Checkpoint
+from vae_edge.training.model import VAE
 
 
 def vae_from_model_dir(model_dir: str | Path) -> VAE:

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vae_edge.checkpoint import load_checkpoint, vae_from_checkpoint
 from vae_edge.grid import tile
+from vae_edge.training.checkpoint import load_checkpoint, vae_from_checkpoint
 
 
 def main() -> None:

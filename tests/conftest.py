@@ -36,7 +36,7 @@ def small_run(tmp_path_factory, mnist_dir) -> Path:
     """A run folder: a small VAE trained for two epochs on 6,000 real training images."""
     from vae_edge.config import ModelConfig
     from vae_edge.mnist import load_split
-    from vae_edge.train import TrainOptions, train
+    from vae_edge.training.train import TrainOptions, train
 
     run_dir = tmp_path_factory.mktemp("small-run")
     train(
@@ -54,7 +54,7 @@ def small_run(tmp_path_factory, mnist_dir) -> Path:
 @pytest.fixture(scope="session")
 def small_vae(small_run):
     """The small run's PyTorch VAE, in eval mode."""
-    from vae_edge.checkpoint import load_checkpoint, vae_from_checkpoint
+    from vae_edge.training.checkpoint import load_checkpoint, vae_from_checkpoint
 
     return vae_from_checkpoint(load_checkpoint(small_run))
 
@@ -62,8 +62,8 @@ def small_vae(small_run):
 @pytest.fixture(scope="session")
 def small_model_dir(small_run, tmp_path_factory) -> Path:
     """The small run exported to ONNX (treat as read-only; copy it to damage it)."""
-    from vae_edge.checkpoint import load_checkpoint
     from vae_edge.export import export_model
+    from vae_edge.training.checkpoint import load_checkpoint
 
     model_dir = tmp_path_factory.mktemp("small-model") / "model"
     export_model(load_checkpoint(small_run), model_dir)

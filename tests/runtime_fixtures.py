@@ -1,7 +1,7 @@
 """Build real model folders for runtime tests from random numpy weights, without torch.
 
 The graphs are written with the `onnx` package (a test/training-time dependency only)
-and follow `vae_edge.model` layer for layer, so the runtime can be compared with a
+and follow `vae_edge.training.model` layer for layer, so the runtime can be compared with a
 plain numpy forward pass of the same weights.
 """
 

@@ -13,7 +13,6 @@ from cli_checks import one_line_error
 from click.testing import CliRunner
 
 from vae_edge import runtime
-from vae_edge.classifier import LatentClassifier, fit_candidates
 from vae_edge.cli import main
 from vae_edge.config import ClassifierOptions
 from vae_edge.export.classifier_graph import add_classifier
@@ -23,6 +22,7 @@ from vae_edge.models import bundled_model_names
 from vae_edge.runtime import ModelFileError
 from vae_edge.runtime.evaluate import classification_accuracy
 from vae_edge.runtime.noise import flip_pixels
+from vae_edge.training.classifier import LatentClassifier, fit_candidates
 
 
 def invoke(*args):

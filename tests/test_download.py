@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from vae_edge.download import MNIST_SHA256, default_cache_dir, download_mnist, resolve_data_dir
 from vae_edge.mnist import DataError, load_split
+from vae_edge.training.download import (
+    MNIST_SHA256,
+    default_cache_dir,
+    download_mnist,
+    resolve_data_dir,
+)
 
 ALL = sorted(MNIST_SHA256)
 LABELS = ["t10k-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz"]

@@ -10,8 +10,8 @@ import torch
 
 from vae_edge import runtime
 from vae_edge.mnist import load_split
-from vae_edge.model import VAE
 from vae_edge.runtime.evaluate import evaluate
+from vae_edge.training.model import VAE
 
 K = 64
 

@@ -22,7 +22,6 @@ from cli_checks import one_line_error
 from click.testing import CliRunner
 
 import vae_edge
-from vae_edge.checkpoint import load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import DEFAULT_ATOL, ModelConfig
 from vae_edge.export import ExportError, export_model
@@ -30,7 +29,8 @@ from vae_edge.export.onnx_export import RANDOM_OPS
 from vae_edge.export.validate import validate
 from vae_edge.mnist import load_split
 from vae_edge.runtime.manifest import read_manifest, sha256_file
-from vae_edge.train import TrainOptions, train
+from vae_edge.training.checkpoint import load_checkpoint
+from vae_edge.training.train import TrainOptions, train
 
 
 def invoke(*args):
@@ -104,7 +104,7 @@ def test_validation_catches_a_model_that_differs(cli_export, small_vae):
 
 
 def load_state_copy(vae):
-    from vae_edge.model import VAE
+    from vae_edge.training.model import VAE
 
     copy = VAE(vae.config)
     copy.load_state_dict(vae.state_dict())

@@ -26,11 +26,11 @@ HEAVY = [
     "onnx",
     "onnxscript",
     "matplotlib",
-    "vae_edge.model",
-    "vae_edge.train",
+    "vae_edge.training.model",
+    "vae_edge.training.train",
     "vae_edge.export",
-    "vae_edge.checkpoint",
-    "vae_edge.plots",
+    "vae_edge.training.checkpoint",
+    "vae_edge.training.plots",
 ]
 
 

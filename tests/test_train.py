@@ -20,15 +20,15 @@ from cli_checks import error_after_progress, one_line_error
 from click.testing import CliRunner
 from PIL import Image
 
-from vae_edge import train as train_module
-from vae_edge.checkpoint import CheckpointError, load_checkpoint
 from vae_edge.cli import main
 from vae_edge.config import ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.mnist import load_split
-from vae_edge.model import VAE, flip_pixels
-from vae_edge.plots import FIGURE_NAMES
-from vae_edge.train import TrainingError, TrainOptions, train
+from vae_edge.training import train as train_module
+from vae_edge.training.checkpoint import CheckpointError, load_checkpoint
+from vae_edge.training.model import VAE, flip_pixels
+from vae_edge.training.plots import FIGURE_NAMES
+from vae_edge.training.train import TrainingError, TrainOptions, train
 
 SMALL_CONFIG = ModelConfig(latent_dim=4, hidden_sizes=(32,))
 

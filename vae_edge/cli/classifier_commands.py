@@ -56,11 +56,11 @@ def train_classifier(
     images; the one with the best validation accuracy, averaged over clean images and
     5, 10 and 20 % flipped pixels, is exported as classifier.onnx.
     """
-    training = import_training_module("vae_edge.classifier")
+    training = import_training_module("vae_edge.training.classifier")
     graph = import_training_module("vae_edge.export.classifier_graph")
     from vae_edge import runtime
-    from vae_edge.download import resolve_data_dir
     from vae_edge.mnist import load_labeled_split
+    from vae_edge.training.download import resolve_data_dir
 
     try:
         model = runtime.load(model_dir, threads=2)  # large batches: two threads pay

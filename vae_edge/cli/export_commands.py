@@ -62,7 +62,7 @@ def export(
     force: bool,
 ) -> None:
     """Export a run's checkpoint to ONNX, validated against PyTorch."""
-    checkpoint_module = import_training_module("vae_edge.checkpoint")
+    checkpoint_module = import_training_module("vae_edge.training.checkpoint")
     exporting = import_training_module("vae_edge.export")
     from vae_edge.runtime.manifest import MANIFEST_NAME
 

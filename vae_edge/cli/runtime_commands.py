@@ -346,10 +346,10 @@ def evaluate(
     With a classifier in the model folder, also its accuracy on clean images and with
     5, 10 and 20 % of the pixels flipped.
     """
-    from vae_edge.download import resolve_data_dir
     from vae_edge.mnist import load_labeled_split, load_split
     from vae_edge.runtime.evaluate import classification_accuracy
     from vae_edge.runtime.evaluate import evaluate as evaluate_model
+    from vae_edge.training.download import resolve_data_dir
 
     if json_path is not None:
         output_path(json_path, (".json",))

@@ -14,7 +14,7 @@ from vae_edge.config import LR_SCHEDULES, MAX_LAYER_SIZE, ModelConfig, TrainOpti
 from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
 
 if TYPE_CHECKING:
-    from vae_edge.checkpoint import Checkpoint
+    from vae_edge.training.checkpoint import Checkpoint
 
 TRAIN_EXTRA_HINT = 'this command needs PyTorch: pip install "vae-edge[train]"'
 # Settings a resumed run takes from its checkpoint; a differing value on the command line
@@ -171,11 +171,11 @@ def train(
     quiet: bool,
 ) -> None:
     """Train the VAE on 14x14 binarized MNIST and draw the run's figures."""
-    training = import_training_module("vae_edge.train")
-    checkpoint_module = import_training_module("vae_edge.checkpoint")
-    plots = import_training_module("vae_edge.plots")
-    from vae_edge.download import resolve_data_dir
+    training = import_training_module("vae_edge.training.train")
+    checkpoint_module = import_training_module("vae_edge.training.checkpoint")
+    plots = import_training_module("vae_edge.training.plots")
     from vae_edge.mnist import load_labeled_split
+    from vae_edge.training.download import resolve_data_dir
 
     checkpoint_file = out_dir / checkpoint_module.CHECKPOINT_NAME
     try:

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 from vae_edge.atomic import remove_orphans, replace_folder, temporary_sibling, write_text_atomic
-from vae_edge.checkpoint import Checkpoint, vae_from_checkpoint
 from vae_edge.errors import OutputError
 from vae_edge.export.onnx_export import (
     ExportError,
@@ -28,6 +27,7 @@ from vae_edge.runtime.manifest import (
     MANIFEST_NAME,
     Manifest,
 )
+from vae_edge.training.checkpoint import Checkpoint, vae_from_checkpoint
 
 __all__ = ["DEFAULT_ATOL", "ORT_FORMAT_FILES", "QUANTIZATIONS", "ExportError", "export_model"]
 

@@ -13,7 +13,6 @@ import onnxruntime as ort
 import torch
 
 from vae_edge.atomic import remove_orphans, temporary_sibling, write_text_atomic
-from vae_edge.classifier import ClassifierProbabilities, LatentClassifier
 from vae_edge.export.onnx_export import ExportError, export_graph
 from vae_edge.export.validate import DEFAULT_ATOL
 from vae_edge.runtime.manifest import (
@@ -26,6 +25,7 @@ from vae_edge.runtime.manifest import (
     read_manifest,
     sha256_file,
 )
+from vae_edge.training.classifier import ClassifierProbabilities, LatentClassifier
 
 
 def add_classifier(

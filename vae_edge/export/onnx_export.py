@@ -14,9 +14,7 @@ import torch
 from torch import nn
 
 from vae_edge import __version__
-from vae_edge.checkpoint import Checkpoint
 from vae_edge.errors import VaeEdgeError
-from vae_edge.model import VAE, Decoder
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
     DECODER_NAME,
@@ -28,6 +26,8 @@ from vae_edge.runtime.manifest import (
     Manifest,
     sha256_file,
 )
+from vae_edge.training.checkpoint import Checkpoint
+from vae_edge.training.model import VAE, Decoder
 
 # The opset torch's exporter writes; graphs are then converted to the opset asked for,
 # by default the lowest that holds their operators, so older runtimes load them too.

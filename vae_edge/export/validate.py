@@ -10,7 +10,6 @@ import onnxruntime as ort
 import torch
 
 from vae_edge.config import DEFAULT_ATOL
-from vae_edge.model import VAE
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
     DECODER_NAME,
@@ -19,6 +18,7 @@ from vae_edge.runtime.manifest import (
     ENCODER_NAME,
     ENCODER_OUTPUTS,
 )
+from vae_edge.training.model import VAE
 
 VALIDATION_BATCH_SIZES = (1, 7, 64, 1000)
 OUTPUTS = (*ENCODER_OUTPUTS, *DECODER_OUTPUTS)  # mu, logvar, probs, logits

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from vae_edge.atomic import atomic_path
 from vae_edge.grid import tile
-from vae_edge.model import VAE
+from vae_edge.training.model import VAE
 
 FIGURE_NAMES = (
     "reconstruction_train.png",

@@ -18,10 +18,15 @@ import numpy as np
 import torch
 
 from vae_edge.atomic import remove_orphans, write_text_atomic
-from vae_edge.checkpoint import CHECKPOINT_NAME, Checkpoint, CheckpointError, load_checkpoint
 from vae_edge.config import ModelConfig, TrainOptions
 from vae_edge.errors import InputError, VaeEdgeError, first_line
-from vae_edge.model import VAE, flip_pixels, loss_terms
+from vae_edge.training.checkpoint import (
+    CHECKPOINT_NAME,
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+)
+from vae_edge.training.model import VAE, flip_pixels, loss_terms
 
 HISTORY_NAME = "history.json"
 LOCK_NAME = ".vae-edge-train.lock"

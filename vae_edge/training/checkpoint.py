@@ -17,7 +17,7 @@ from vae_edge import __version__
 from vae_edge.atomic import write_bytes_atomic
 from vae_edge.config import ModelConfig, TrainOptions
 from vae_edge.errors import VaeEdgeError, first_line
-from vae_edge.model import VAE
+from vae_edge.training.model import VAE
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
