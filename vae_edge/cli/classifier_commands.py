@@ -7,9 +7,13 @@ from pathlib import Path
 
 import click
 
-from vae_edge.cli.options import DATA_DIR_OPTION, INPUT_FLIP_RANGE, SEED_RANGE
-from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
-from vae_edge.cli.training_commands import import_training_module
+from vae_edge.cli.options import (
+    DATA_DIR_OPTION,
+    INPUT_FLIP_RANGE,
+    MODEL_DIR_OPTION,
+    SEED_RANGE,
+    import_training_module,
+)
 from vae_edge.config import DIGIT_CONFIDENCE, ClassifierOptions
 from vae_edge.errors import VaeEdgeError, first_line
 from vae_edge.runtime.manifest import CLASSIFIER_NAME

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from vae_edge import c_source
-from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
+from vae_edge.cli.options import MODEL_DIR_OPTION
 from vae_edge.errors import VaeEdgeError, first_line
+from vae_edge.runtime.folders import resolve_model_dir
 
 
 @click.command("export-c")
@@ -24,8 +25,6 @@ from vae_edge.errors import VaeEdgeError, first_line
 @click.option("--force", is_flag=True, help="Replace the folder if it is not empty.")
 def export_c(model_dir: Path | None, out_dir: Path, force: bool) -> None:
     """Write the decoder as C99 source with an example program (`make -C OUT`)."""
-    from vae_edge.runtime.model import resolve_model_dir  # loads onnxruntime: not for --help
-
     try:
         written = c_source.export_c(resolve_model_dir(model_dir), out_dir, force=force)
     except VaeEdgeError as error:

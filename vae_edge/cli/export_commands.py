@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from vae_edge.cli.options import FiniteFloatRange
-from vae_edge.cli.training_commands import import_training_module
+from vae_edge.cli.options import FiniteFloatRange, import_training_module
 from vae_edge.config import DEFAULT_ATOL, QUANTIZATIONS
 from vae_edge.errors import VaeEdgeError, first_line
 

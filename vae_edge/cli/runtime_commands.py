@@ -6,7 +6,6 @@ line is built, so `vae-edge --help` and `vae-edge train` never load them.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -17,8 +16,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vae_edge import __version__
-from vae_edge.atomic import atomic_path, temporary_sibling, write_text_atomic
-from vae_edge.cli.options import DATA_DIR_OPTION, SEED_RANGE
+from vae_edge.atomic import atomic_path, write_text_atomic
+from vae_edge.cli.options import (
+    DATA_DIR_OPTION,
+    MODEL_DIR_OPTION,
+    SEED_RANGE,
+    model_command,
+    output_path,
+)
 from vae_edge.config import SPLITS
 from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.grid import MAX_GRID_PIXELS, default_columns, grid_shape
@@ -31,68 +36,6 @@ if TYPE_CHECKING:
 
 ENCODE_SUFFIXES = (".npy", ".json")
 PNG_SUFFIXES = (".png",)
-# onnxruntime threads per graph at most: thousands never finish starting or stopping
-# (`--threads 10000` hung at exit), and these tiny graphs gain nothing from that many.
-MAX_THREADS = 256
-
-
-MODEL_DIR_OPTION = click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model folder written by `vae-edge export`, or the name of a bundled model. "
-    "Default: the bundled `default` model.",
-)
-
-
-def model_command(function: Callable[..., None] | None = None, *, open_all: bool = False) -> Any:
-    """A command with `--model`/`--threads`, whose user errors end as one-line messages.
-
-    The wrapped function receives the loaded `model` instead of the two options. Its
-    graphs' sessions open when the command first uses them, so a command pays only for
-    the graphs it runs; with `open_all` (`@model_command(open_all=True)`) every graph is
-    opened and checked before the command runs.
-    """
-    if function is None:
-        return functools.partial(model_command, open_all=open_all)
-
-    @MODEL_DIR_OPTION
-    @click.option(
-        "--threads",
-        type=click.IntRange(min=1, max=MAX_THREADS),
-        default=None,
-        help="onnxruntime threads per graph. Default 1: fastest for a few images per call; "
-        f"more pay off for large batches. At most {MAX_THREADS}.",
-    )
-    @functools.wraps(function)
-    def wrapper(model_dir: Path | None, threads: int | None, **kwargs: Any) -> None:
-        from vae_edge import runtime
-
-        try:
-            model = runtime.load(model_dir, threads=threads, lazy=not open_all)
-            function(model=model, **kwargs)
-        except VaeEdgeError as error:
-            raise click.ClickException(first_line(error)) from None
-
-    return click.command(wrapper)
-
-
-def output_path(path: Path, suffixes: tuple[str, ...] | None = None) -> Path:
-    """Check that `path` can be written: its folder exists and is writable, suffix known."""
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise InputError(f"-o {path}: expected a file ending in {' or '.join(suffixes)}")
-    folder = path.parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise InputError(f"-o {path}: {folder} {problem}")
-    probe = temporary_sibling(path)
-    try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        probe.unlink()
-    except OSError as error:
-        raise InputError(f"-o {path}: folder {folder} is not writable ({error.strerror})") from None
-    return path
 
 
 def read_images(paths: tuple[Path, ...], invert: bool) -> np.ndarray:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
 
-from vae_edge.cli.options import DATA_DIR_OPTION, INPUT_FLIP_RANGE, SEED_RANGE, FiniteFloatRange
+from vae_edge.cli.options import (
+    DATA_DIR_OPTION,
+    INPUT_FLIP_RANGE,
+    SEED_RANGE,
+    FiniteFloatRange,
+    import_training_module,
+)
 from vae_edge.config import LR_SCHEDULES, MAX_LAYER_SIZE, ModelConfig, TrainOptions
 from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
 
 if TYPE_CHECKING:
     from vae_edge.training.checkpoint import Checkpoint
 
-TRAIN_EXTRA_HINT = 'this command needs PyTorch: pip install "vae-edge[train]"'
 # Settings a resumed run takes from its checkpoint; a differing value on the command line
 # would silently change nothing, so it is refused instead.
 RESUMED_SETTINGS = {
@@ -29,16 +33,6 @@ RESUMED_SETTINGS = {
     "input_flip": "--input-flip",
     "seed": "--seed",
 }
-
-
-def import_training_module(name: str) -> ModuleType:
-    """Import a torch-backed module of vae_edge, or fail with the install hint."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name and error.name.split(".")[0] in {"torch", "onnx", "onnxscript", "matplotlib"}:
-            raise click.ClickException(f"{TRAIN_EXTRA_HINT} ({error.name} is missing)") from None
-        raise
 
 
 def parse_hidden_sizes(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, ...]:

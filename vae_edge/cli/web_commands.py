@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from vae_edge.cli.runtime_commands import MODEL_DIR_OPTION
+from vae_edge.cli.options import MODEL_DIR_OPTION
 
 
 @click.command()
