@@ -30,8 +30,8 @@ from benchmarks.latency import time_shuffled
 from benchmarks.report import write_report
 from vae_edge import runtime
 from vae_edge.c_source import FUNCTION_NAME, HEADER_NAME, SOURCE_NAME, export_c
+from vae_edge.runtime.folders import resolve_model_dir
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
-from vae_edge.runtime.model import resolve_model_dir
 
 CFLAGS = ["-std=c99", "-O2", "-Wall", "-Werror"]
 Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]

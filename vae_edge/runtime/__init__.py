@@ -19,9 +19,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from vae_edge.runtime.folders import DEFAULT_MODEL_DIR
     from vae_edge.runtime.images import preprocess
     from vae_edge.runtime.manifest import Manifest, ModelFileError, read_manifest
-    from vae_edge.runtime.model import DEFAULT_MODEL_DIR, DEFAULT_THREADS, VAEModel, load
+    from vae_edge.runtime.model import DEFAULT_THREADS, VAEModel, load
     from vae_edge.runtime.png import save_grid
 
 # Each public name and the module it lives in, imported on first use: importing
@@ -32,7 +33,7 @@ _HOMES = {
     "Manifest": "manifest",
     "ModelFileError": "manifest",
     "read_manifest": "manifest",
-    "DEFAULT_MODEL_DIR": "model",
+    "DEFAULT_MODEL_DIR": "folders",
     "DEFAULT_THREADS": "model",
     "VAEModel": "model",
     "load": "model",

@@ -12,8 +12,8 @@ import onnxruntime as ort
 
 from vae_edge.config import DIGIT_CONFIDENCE, ModelConfig
 from vae_edge.errors import InputError
-from vae_edge.models import DEFAULT_MODEL, bundled_model_dir, bundled_model_names
 from vae_edge.runtime.arrays import as_batch, non_negative_int, positive_int
+from vae_edge.runtime.folders import resolve_model_dir
 from vae_edge.runtime.manifest import (
     CLASSIFIER_INPUTS,
     CLASSIFIER_OUTPUTS,
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 # The model shipped inside the package; `load()` with no folder opens it.
-DEFAULT_MODEL_DIR = bundled_model_dir(DEFAULT_MODEL)
 # One onnxruntime thread per graph: `python -m benchmarks.latency` (the bare decoder
 # session rows of benchmarks/results/latency.md) shows a second thread gaining nothing at
 # batch 1 and paying off only for large batches (1024). An app that embeds the runtime
@@ -216,28 +215,6 @@ class VAEModel:
                 "`vae-edge train-classifier --model FOLDER`"
             )
         return self._classifier.run(_CLASS_PROBS, {CODE: codes})[0]
-
-
-def resolve_model_dir(model: str | Path | None) -> Path | Traversable:
-    """A model folder: `model` itself if it is a folder, else the bundled model of that name.
-
-    None means the bundled default model. Anything else is a `ModelFileError`. A bundled
-    model is a `Traversable` of the package's resources: a folder, or a place inside a zip.
-    """
-    name = DEFAULT_MODEL if model is None else str(model)
-    if model is not None and Path(model).is_dir():
-        return Path(model)
-    if name in bundled_model_names():
-        return bundled_model_dir(name)
-    if model is None:
-        raise ModelFileError(
-            f"{DEFAULT_MODEL_DIR}: this vae-edge install has no bundled model; "
-            "pass a model folder written by `vae-edge export`"
-        )
-    raise ModelFileError(
-        f"{model}: model folder not found, and no bundled model has that name "
-        f"(bundled: {', '.join(bundled_model_names()) or 'none'})"
-    )
 
 
 def load(

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from vae_edge.atomic import building_folder
 from vae_edge.errors import VaeEdgeError
+from vae_edge.runtime.folders import resolve_model_dir
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_model_files
-from vae_edge.runtime.model import resolve_model_dir
 
 # onnxruntime-web, WebAssembly-only build (it starts faster than the build with WebGPU).
 # package.json pins the same version for the tests and for `--ort-dir`.
