@@ -1,8 +1,9 @@
-"""Headless Chromium for the browser tests and benchmarks: Debian's package via Playwright.
+"""Headless Chromium for the browser benchmarks and tests: Debian's package via Playwright.
 
 Playwright's own browser download does not run everywhere; the Python `playwright`
-package drives the system's `chromium` (`apt-get install -y chromium`) instead. Nothing
-in the site itself needs this module.
+package drives the system's `chromium` (`apt-get install -y chromium`) instead. The site
+itself never needs this module, so it lives here, beside `web_latency` which draws with
+it, and not in the package (tests/test_web.py imports it from here too).
 """
 
 from __future__ import annotations

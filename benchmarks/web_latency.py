@@ -38,13 +38,7 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import sync_playwright
 
-from benchmarks.report import write_report
-from benchmarks.rounds import alternate
-from vae_edge import runtime
-from vae_edge.atomic import atomic_path
-from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
-from vae_edge.web import ORT_VERSION, build_site, make_server
-from vae_edge.web.chromium import (
+from benchmarks.chromium import (
     CHROMIUM_PATH,
     DIGIT_STROKES,
     NPM_ORT_DIST,
@@ -52,6 +46,12 @@ from vae_edge.web.chromium import (
     launch_chromium,
     missing_browser,
 )
+from benchmarks.report import write_report
+from benchmarks.rounds import alternate
+from vae_edge import runtime
+from vae_edge.atomic import atomic_path
+from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
+from vae_edge.web import ORT_VERSION, build_site, make_server
 from vae_edge.web.site import MODEL_FOLDER
 
 PROJECT = Path(__file__).resolve().parents[1]

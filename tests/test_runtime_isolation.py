@@ -8,37 +8,8 @@ import sys
 import textwrap
 
 import pytest
+from blocked_imports import HEAVY, run_blocked
 from runtime_fixtures import build_model_dir
-
-# Installed first in the child interpreter: importing any of these fails as if absent.
-BLOCKER = """
-import importlib.abc, sys
-BLOCKED = {"torch", "onnx", "onnxscript", "matplotlib"}
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-sys.meta_path.insert(0, Blocker())
-"""
-
-HEAVY = [
-    "torch",
-    "onnx",
-    "onnxscript",
-    "matplotlib",
-    "vae_edge.training.model",
-    "vae_edge.training.train",
-    "vae_edge.export",
-    "vae_edge.training.checkpoint",
-    "vae_edge.training.plots",
-]
-
-
-def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
-    script = BLOCKER + textwrap.dedent(code)
-    return subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.fixture(scope="module")

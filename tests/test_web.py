@@ -18,12 +18,7 @@ import pytest
 from PIL import Image
 from runtime_fixtures import build_model_dir
 
-from vae_edge import runtime
-from vae_edge.config import ModelConfig
-from vae_edge.mnist import load_split
-from vae_edge.runtime import DEFAULT_MODEL_DIR
-from vae_edge.web import build_site, make_server
-from vae_edge.web.chromium import (
+from benchmarks.chromium import (
     DIGIT_STROKES,
     NPM_HINT,
     NPM_ORT_DIST,
@@ -32,6 +27,11 @@ from vae_edge.web.chromium import (
     launch_chromium,
     missing_browser,
 )
+from vae_edge import runtime
+from vae_edge.config import ModelConfig
+from vae_edge.mnist import load_split
+from vae_edge.runtime import DEFAULT_MODEL_DIR
+from vae_edge.web import build_site, make_server
 from vae_edge.web.site import (
     ORT_CDN,
     ORT_FOLDER,

@@ -13,9 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from blocked_imports import HEAVY, run_blocked
 from cli_checks import one_line_error
 from click.testing import CliRunner
 
+from benchmarks.chromium import NPM_HINT, NPM_ORT_DIST
 from vae_edge.cli import main
 from vae_edge.runtime import DEFAULT_MODEL_DIR
 from vae_edge.runtime.manifest import (
@@ -26,7 +28,6 @@ from vae_edge.runtime.manifest import (
     sha256_file,
 )
 from vae_edge.web import make_server
-from vae_edge.web.chromium import NPM_HINT, NPM_ORT_DIST
 from vae_edge.web.site import (
     MODEL_FOLDER,
     ORT_CDN,
@@ -270,8 +271,6 @@ def test_serve_option_builds_then_serves_on_localhost(tmp_path):
 
 def test_site_builds_in_an_interpreter_without_torch(tmp_path):
     """A core install builds a site: the builder and `vae-edge web` never import torch."""
-    from test_runtime_isolation import HEAVY, run_blocked
-
     result = run_blocked(
         f"""
         import sys
