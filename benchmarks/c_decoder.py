@@ -3,7 +3,8 @@
     python -m benchmarks.c_decoder default tiny
 
 For each model (a folder or a bundled model's name) the C source is generated and
-compiled with the system `cc` as the Makefile does (`-std=c99 -O2`):
+compiled with the system `cc` and the flags of the generated Makefile (CFLAGS and
+HOST_CFLAGS, read from it):
 
 - flash and RAM: `size` of `vae_decoder.o` (Berkeley format: text includes the const
   weights in .rodata, so flash = text + data, static RAM = data + bss) and the decoder's
@@ -11,7 +12,8 @@ compiled with the system `cc` as the Makefile does (`-std=c99 -O2`):
 - time per code at batch 1, one thread: the C decoder called through ctypes, call by
   call in shuffled order with the bare onnxruntime session and the runtime's `decode`
   (both pay the same Python call overhead as ctypes), and the C decoder timed inside C,
-  call by call (medians throughout).
+  call by call (medians throughout), once more without HOST_CFLAGS (no -march=native:
+  the x86-64 baseline instruction set, as `make HOST_CFLAGS=` builds it).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from vae_edge.c_source import FUNCTION_NAME, HEADER_NAME, SOURCE_NAME, export_c
 from vae_edge.runtime.folders import resolve_model_dir
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
 
-CFLAGS = ["-std=c99", "-O2", "-Wall", "-Werror"]
 Z, PROBS = DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 OBJECT = "vae_decoder.o"  # the decoder compiled once: measured, then linked into the harness
 # Decodes the codes of the file argv[1] one call at a time, argv[2] calls in all, and
@@ -86,13 +87,25 @@ N_CODES = 4096
 C_CALLS = 20000
 
 
-def compile_c(folder: Path, *args: str) -> None:
-    subprocess.run(["cc", *CFLAGS, *args], cwd=folder, check=True)
+def makefile_flags(folder: Path, *names: str) -> list[str]:
+    """The C flags the generated Makefile declares in the variables `names`."""
+    recipe = "; ".join(f"echo '$({name})'" for name in names)
+    printed = subprocess.run(
+        ["make", "-s", "-C", folder, "--eval", f"print-flags: ; @{recipe}", "print-flags"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return printed.stdout.split()
 
 
-def object_sizes(folder: Path) -> dict[str, int]:
+def object_sizes(folder: Path, flags: list[str]) -> dict[str, int]:
     """Sizes in bytes of the compiled decoder: text, data, bss and its stack frame."""
-    compile_c(folder, "-fstack-usage", "-c", "-o", OBJECT, SOURCE_NAME)
+    subprocess.run(
+        ["cc", *flags, "-fPIC", "-fstack-usage", "-c", "-o", OBJECT, SOURCE_NAME],
+        cwd=folder,
+        check=True,
+    )
     size_line = subprocess.run(
         ["size", OBJECT], cwd=folder, check=True, capture_output=True, text=True
     ).stdout.splitlines()[1]
@@ -112,20 +125,17 @@ def measure(model_name: str, seconds: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "c"
         export_c(model_dir, folder)
-        sizes = object_sizes(folder)
-        compile_c(folder, "-shared", "-fPIC", "-o", "libdecoder.so", SOURCE_NAME, "-lm")
         (folder / "harness.c").write_text(HARNESS)
-        compile_c(folder, "-o", "harness", "harness.c", OBJECT, "-lm")  # built by object_sizes
-
         codes = np.random.default_rng(0).standard_normal((N_CODES, model.latent_dim))
         (folder / "codes.f32").write_bytes(codes.astype("<f4").tobytes())
-        in_c = subprocess.run(
-            ["./harness", "codes.f32", str(C_CALLS)],
-            cwd=folder,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        run = partial(subprocess.run, cwd=folder, check=True, capture_output=True, text=True)
+        in_c = {}
+        # The build without HOST_CFLAGS first: the host build's object is measured and kept.
+        for build in (("CFLAGS",), ("CFLAGS", "HOST_CFLAGS")):
+            sizes = object_sizes(folder, makefile_flags(folder, *build))
+            run(["cc", "-O2", "-o", "harness", "harness.c", OBJECT, "-lm"])
+            in_c[build] = float(run(["./harness", "codes.f32", str(C_CALLS)]).stdout) / 1000
+        run(["cc", "-shared", "-o", "libdecoder.so", OBJECT, "-lm"])
 
         decoder = getattr(ctypes.CDLL(str(folder / "libdecoder.so")), FUNCTION_NAME)
         decoder.argtypes = [ctypes.c_void_p] * 3
@@ -154,7 +164,8 @@ def measure(model_name: str, seconds: float) -> dict[str, object]:
         "flash (KiB)": round(flash / 1024, 1),
         "static RAM: data+bss (bytes)": sizes["data"] + sizes["bss"],
         "stack (bytes)": sizes["stack"],
-        "C, timed in C (µs)": round(float(in_c.stdout) / 1000, 2),
+        "C, timed in C (µs)": round(in_c["CFLAGS", "HOST_CFLAGS"], 2),
+        "C without HOST_CFLAGS, timed in C (µs)": round(in_c["CFLAGS",], 2),
         "C via ctypes (µs)": round(c_us, 2),
         "onnxruntime session (µs)": round(session_us, 2),
         "runtime decode (µs)": round(runtime_us, 2),
@@ -175,9 +186,10 @@ def main() -> None:
         print(rows[-1], flush=True)
     write_report(
         args.name,
-        "C decoder (cc -std=c99 -O2, x86-64) against onnxruntime, batch 1, one thread",
+        "C decoder (cc, the generated Makefile's flags, x86-64) against onnxruntime, "
+        "batch 1, one thread",
         rows,
-        {"seconds": args.seconds, "cflags": CFLAGS, "header": HEADER_NAME},
+        {"seconds": args.seconds, "header": HEADER_NAME},
     )
 
 
