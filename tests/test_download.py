@@ -220,7 +220,8 @@ def test_an_unwritable_cache_is_a_data_error(tmp_path, monkeypatch, dead_url):
 
 def test_without_pooch_the_error_says_how_to_install_it(tmp_path, monkeypatch, dead_url):
     monkeypatch.setitem(sys.modules, "pooch", None)  # makes `import pooch` fail
-    with pytest.raises(DataError, match=r'pip install "vae-edge\[data\]".*--data-dir'):
+    hint = r'pip install -c constraints.txt -e "\.\[data\]".*--data-dir'
+    with pytest.raises(DataError, match=hint):
         download_mnist(tmp_path, [dead_url])
 
 

@@ -98,7 +98,7 @@ def test_training_commands_ask_for_the_train_extra_without_torch(tmp_path):
         """
     )
     assert result.returncode == 1
-    assert 'pip install "vae-edge[train]"' in result.stderr
+    assert 'pip install -c constraints.txt -e ".[train]"' in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vae_edge.atomic import building_folder
-from vae_edge.errors import VaeEdgeError
+from vae_edge.errors import VaeEdgeError, install_hint
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
     DECODER_OUTPUTS,
@@ -32,7 +32,7 @@ HEADER_NAME = f"{FUNCTION_NAME}.h"
 SOURCE_NAME = f"{FUNCTION_NAME}.c"
 # Hand-written files copied next to the generated ones (package data).
 TEMPLATE_NAMES = ("example.c", "Makefile")
-EMBEDDED_EXTRA_HINT = 'export-c needs emx-onnx-cgen: pip install "vae-edge[embedded]"'
+EMBEDDED_EXTRA_HINT = f"export-c needs emx-onnx-cgen, {install_hint('embedded')}"
 # Calls the decoder must not make: it runs where there is no heap and no stdio.
 FORBIDDEN_CALLS = re.compile(r"\b(malloc|calloc|realloc|free|printf|fprintf|puts|fopen)\s*\(")
 

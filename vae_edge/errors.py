@@ -21,6 +21,12 @@ class OutputError(VaeEdgeError, OSError):
     """A file vae-edge writes cannot be written (no space, no permission, a folder in the way)."""
 
 
+def install_hint(extra: str) -> str:
+    """How to install an optional extra. vae-edge is on no package index, so pip installs
+    it from the project folder (a checkout, or a copy of it), under its constraints."""
+    return f'in the vae-edge project folder: pip install -c constraints.txt -e ".[{extra}]"'
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an error's message, or its type's name when the message is empty."""
     lines = str(error).strip().splitlines()

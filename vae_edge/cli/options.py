@@ -20,7 +20,7 @@ import click
 
 from vae_edge.atomic import temporary_sibling
 from vae_edge.config import MAX_INPUT_FLIP
-from vae_edge.errors import InputError, VaeEdgeError, first_line
+from vae_edge.errors import InputError, VaeEdgeError, first_line, install_hint
 
 # Seeds reach torch.manual_seed, which takes at most a 64-bit value; numpy takes any size.
 MAX_SEED = 2**63 - 1
@@ -51,7 +51,7 @@ class FiniteFloatRange(click.FloatRange):
 INPUT_FLIP_RANGE = FiniteFloatRange(min=0, max=MAX_INPUT_FLIP)
 
 
-TRAIN_EXTRA_HINT = 'this command needs PyTorch: pip install "vae-edge[train]"'
+TRAIN_EXTRA_HINT = f"this command needs PyTorch, {install_hint('train')}"
 
 
 def import_training_module(name: str) -> ModuleType:

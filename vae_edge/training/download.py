@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from vae_edge.errors import install_hint
 from vae_edge.mnist import IMAGE_FILES, LABEL_FILES, DataError
 
 DATA_ENV = "VAE_EDGE_DATA"
@@ -89,8 +90,8 @@ def download_mnist(
         import requests
     except ModuleNotFoundError:
         raise DataError(
-            f"MNIST is not in {target_dir} and downloading it needs pooch: "
-            'pip install "vae-edge[data]", or pass --data-dir DIR'
+            f"MNIST is not in {target_dir} and downloading it needs pooch "
+            f"({install_hint('data')}), or pass --data-dir DIR"
         ) from None
     pooch.get_logger().setLevel(logging.WARNING)  # our `log` says what is downloaded
     try:
