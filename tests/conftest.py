@@ -20,6 +20,16 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_mnist_dir(tmp_path_factory, mnist_dir) -> Path:
+    """The first 2,000 training and 1,200 test images and labels of the real MNIST files:
+    for tests and benchmark smoke runs that need MNIST files but not all of them."""
+    from mnist_files import write_mnist_slice
+
+    target = tmp_path_factory.mktemp("small-mnist")
+    return write_mnist_slice(mnist_dir, target, {"train": 2000, "test": 1200})
+
+
+@pytest.fixture(scope="session")
 def dead_pid() -> int:
     """The id of a process that has ended: its temporaries are orphans."""
     ended = subprocess.run(

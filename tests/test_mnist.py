@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
+from mnist_files import write_idx
 
 from vae_edge.mnist import (
     DataError,
@@ -17,11 +18,6 @@ from vae_edge.mnist import (
     pool_and_binarize,
     read_idx,
 )
-
-
-def write_idx(path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
 def test_read_idx_reads_real_files_gzip_and_raw(tmp_path, mnist_dir):

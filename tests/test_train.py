@@ -215,11 +215,11 @@ def refuse_constant(name: str) -> None:
     raise AssertionError(f"{name} is not strict JSON")
 
 
-def test_train_cli_stops_a_diverging_run(tmp_path, mnist_dir):
+def test_train_cli_stops_a_diverging_run(tmp_path, small_mnist_dir):
     args = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--lr", "1e30", "--quiet"]
     out = tmp_path / "run"
     result = CliRunner().invoke(
-        main, ["train", *args, "--data-dir", str(mnist_dir), "--out", str(out)]
+        main, ["train", *args, "--data-dir", str(small_mnist_dir), "--out", str(out)]
     )
     error_after_progress(result, "not finite", "--lr")
     assert load_checkpoint(out).epoch == 0
@@ -240,12 +240,12 @@ def test_bad_data_or_a_missing_checkpoint_leave_no_out_folder(tmp_path, mnist_di
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
 
 
-def test_a_second_train_into_a_locked_run_folder_fails_in_one_line(tmp_path, mnist_dir):
+def test_a_second_train_into_a_locked_run_folder_fails_in_one_line(tmp_path, small_mnist_dir):
     out = tmp_path / "run"
     out.mkdir()
     with train_module.lock_run_folder(out):
         result = CliRunner().invoke(
-            main, ["train", "--data-dir", str(mnist_dir), "--out", str(out), "--epochs", "1"]
+            main, ["train", "--data-dir", str(small_mnist_dir), "--out", str(out), "--epochs", "1"]
         )
         assert f"pid {os.getpid()}" in one_line_error(result, "another vae-edge train")
     assert not (out / "checkpoint.pt").exists()
@@ -261,16 +261,30 @@ def test_the_lock_removes_temporaries_of_dead_processes_only(tmp_path, dead_pid)
     assert not orphan.exists() and live.exists()
 
 
-def test_write_errors_during_training_are_one_line_and_figures_can_be_redrawn(tmp_path, mnist_dir):
+def test_the_lock_file_goes_when_the_run_ends_and_a_new_run_locks_afresh(tmp_path):
+    lock = tmp_path / train_module.LOCK_NAME
+    with train_module.lock_run_folder(tmp_path):
+        assert lock.read_text() == f"pid {os.getpid()}"
+    assert not lock.exists()
+    with train_module.lock_run_folder(tmp_path):
+        with pytest.raises(train_module.RunFolderBusy), train_module.lock_run_folder(tmp_path):
+            pass
+        assert lock.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_errors_during_training_are_one_line_and_figures_can_be_redrawn(
+    tmp_path, small_mnist_dir
+):
     out = tmp_path / "run"
     out.mkdir()
     (out / "samples.png").mkdir()  # a folder where a figure should go
     args = ["train", "--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--quiet"]
-    args += ["--data-dir", str(mnist_dir), "--out", str(out)]
+    args += ["--data-dir", str(small_mnist_dir), "--out", str(out)]
     error_after_progress(CliRunner().invoke(main, args), "samples.png", "redraws the figures")
     (out / "samples.png").rmdir()
     result = CliRunner().invoke(
-        main, ["train", "--out", str(out), "--resume", "--data-dir", str(mnist_dir)]
+        main, ["train", "--out", str(out), "--resume", "--data-dir", str(small_mnist_dir)]
     )
     assert result.exit_code == 0, result.output
     assert "redrew its 4 figures" in result.output
@@ -482,7 +496,7 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_for_resume_and_export(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
-def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_path, mnist_dir):
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_path, small_mnist_dir):
     # A real write failure: the process may not write files beyond 4 KiB (EFBIG, as a
     # full disk gives ENOSPC), and ignores the SIGXFSZ that would otherwise kill it.
     def limit_file_size() -> None:
@@ -493,7 +507,7 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_pat
     args = ["train", "--epochs", "1", "--hidden", "64", "--latent-dim", "2", "--quiet"]
     result = subprocess.run(
         vae_edge_command(*args, "--out", str(out)),
-        env=cli_env(mnist_dir),
+        env=cli_env(small_mnist_dir),
         capture_output=True,
         text=True,
         timeout=300,
@@ -503,4 +517,4 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_pat
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
     assert "checkpoint.pt: cannot write it (File too large)" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == [".vae-edge-train.lock"]
+    assert list(out.iterdir()) == []

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import click
 import numpy as np
@@ -98,26 +99,44 @@ def lock_run_folder(out_dir: Path) -> Iterator[None]:
 
     A second `train` on the same folder fails at once with `RunFolderBusy` instead of
     silently overwriting the first one's checkpoints. The kernel drops the lock when the
-    process ends, however it ends.
+    process ends, however it ends; a run that ends normally also removes the lock file.
     """
     import fcntl  # POSIX only, like the rest of the training CLI's process handling
 
-    with open(out_dir / LOCK_NAME, "a+") as lock_file:
+    lock_path = out_dir / LOCK_NAME
+    while True:
+        lock_file = open(lock_path, "a+")  # noqa: SIM115 (held open while training)
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock_file.seek(0)
             holder = lock_file.read().strip() or "another process"
+            lock_file.close()
             raise RunFolderBusy(
                 f"--out {out_dir}: another vae-edge train ({holder}) is using this run "
                 "folder; wait for it or choose another --out"
             ) from None
+        if is_same_file(lock_file, lock_path):
+            break
+        lock_file.close()  # its holder removed it as we opened it: lock the new one
+    with lock_file:
         lock_file.seek(0)
         lock_file.truncate()
         lock_file.write(f"pid {os.getpid()}")
         lock_file.flush()
-        remove_orphans(out_dir)  # checkpoint temporaries of a run killed with -9
-        yield
+        try:
+            remove_orphans(out_dir)  # checkpoint temporaries of a run killed with -9
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)  # still held: nobody locks the old file
+
+
+def is_same_file(opened: IO[str], path: Path) -> bool:
+    """Whether `path` still names the file `opened` is (not removed or replaced since)."""
+    try:
+        return os.path.samestat(os.fstat(opened.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def resumed_options(checkpoint: Checkpoint, epochs: int, device: str) -> TrainOptions:
