@@ -12,7 +12,7 @@ import pytest
 from cli_checks import one_line_error
 from click.testing import CliRunner
 from PIL import Image
-from runtime_fixtures import build_model_dir, refresh_hashes
+from runtime_fixtures import OPSET, build_model_dir, refresh_hashes
 
 from vae_edge import runtime
 from vae_edge.cli import main
@@ -172,7 +172,7 @@ def test_info_describes_the_model(model_dir):
     assert "latent size  5" in result.output
     assert "hidden sizes 12, 8" in result.output
     assert "196 - 12 - 8 - 5 (tanh)" in result.output
-    assert "opset 18" in result.output and "float32" in result.output
+    assert f"opset {OPSET}" in result.output and "float32" in result.output
     for entry in (manifest.encoder, manifest.decoder):
         size = (model_dir / entry.file).stat().st_size
         assert f"{entry.file} {size:,} bytes, sha256 {entry.sha256[:16]}" in result.output
@@ -306,6 +306,7 @@ def test_commands_open_only_the_graphs_they_run(tmp_path, model_dir, digits):
         (["generate", "--threads", "10000"], ["--threads"]),
         (["bench", "--seconds", "inf"], ["--seconds"]),
         (["evaluate", "--seed", "-1"], ["--seed"]),
+        (["generate", "--seed", str(2**63)], ["--seed"]),
         (["reconstruct", "{tmp}/fifo", "-o", "{tmp}/r.png"], ["fifo", "not an image"]),
     ],
 )

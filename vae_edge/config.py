@@ -31,6 +31,12 @@ QUANTIZATIONS = ("int8",)
 MAX_INPUT_FLIP = 0.5
 
 
+def check_hidden_sizes(sizes: tuple[int, ...]) -> None:
+    """Refuse an empty list of hidden sizes or one outside 1 to MAX_LAYER_SIZE."""
+    if not sizes or any(not 0 < size <= MAX_LAYER_SIZE for size in sizes):
+        raise InputError(f"hidden sizes must be integers 1 to {MAX_LAYER_SIZE}, got {sizes}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of the MLP VAE: image side, latent size, the encoder's hidden sizes, activation.
@@ -47,12 +53,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not 0 < self.latent_dim <= MAX_LAYER_SIZE:
             raise InputError(f"latent_dim must be 1 to {MAX_LAYER_SIZE}, got {self.latent_dim}")
-        if not self.hidden_sizes or any(
-            not 0 < size <= MAX_LAYER_SIZE for size in self.hidden_sizes
-        ):
-            raise InputError(
-                f"hidden_sizes must be integers 1 to {MAX_LAYER_SIZE}, got {self.hidden_sizes}"
-            )
+        check_hidden_sizes(self.hidden_sizes)
         if self.activation not in ACTIVATIONS:
             raise InputError(
                 f"unsupported activation {self.activation!r}, expected one of {ACTIVATIONS}"

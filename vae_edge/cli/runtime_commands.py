@@ -88,7 +88,7 @@ SCALE_OPTION = click.option(
 @output_option("grid.png", "PNG file to write.")
 @click.option(
     "--seed",
-    type=click.IntRange(min=0),
+    type=SEED_RANGE,
     default=None,
     help="Seed for z ~ N(0, I). Default: a random one, printed so the grid can be redone.",
 )

@@ -15,8 +15,14 @@ from vae_edge.cli.options import (
     FiniteFloatRange,
     import_training_module,
 )
-from vae_edge.config import LR_SCHEDULES, MAX_LAYER_SIZE, ModelConfig, TrainOptions
-from vae_edge.errors import INTERRUPTED_STATUS, VaeEdgeError, first_line
+from vae_edge.config import (
+    LR_SCHEDULES,
+    MAX_LAYER_SIZE,
+    ModelConfig,
+    TrainOptions,
+    check_hidden_sizes,
+)
+from vae_edge.errors import INTERRUPTED_STATUS, InputError, VaeEdgeError, first_line
 
 if TYPE_CHECKING:
     from vae_edge.training.checkpoint import Checkpoint
@@ -41,8 +47,10 @@ def parse_hidden_sizes(_ctx: click.Context, _param: click.Parameter, value: str)
         sizes = tuple(int(part) for part in value.split(","))
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
-    if any(not 0 < size <= MAX_LAYER_SIZE for size in sizes):
-        raise click.BadParameter(f"hidden sizes must be 1 to {MAX_LAYER_SIZE}, got {value!r}")
+    try:
+        check_hidden_sizes(sizes)
+    except InputError as error:
+        raise click.BadParameter(str(error)) from None
     return sizes
 
 
