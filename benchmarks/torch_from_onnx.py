@@ -15,6 +15,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
+from vae_edge.config import DEFAULT_ATOL
 from vae_edge.runtime import load
 from vae_edge.runtime.manifest import read_graph, read_manifest_only
 from vae_edge.training.checkpoint import Checkpoint
@@ -24,7 +25,7 @@ from vae_edge.training.model import VAE
 def vae_from_model_dir(model_dir: str | Path) -> VAE:
     """A PyTorch VAE in eval mode with the weights of `model_dir`'s float32 graphs.
 
-    Checks that it reproduces the runtime's outputs on random inputs (within 1e-5).
+    Checks that it reproduces the runtime's outputs on random inputs (within DEFAULT_ATOL).
     """
     manifest = read_manifest_only(Path(model_dir))
     if manifest.variant != "float32":
@@ -54,7 +55,7 @@ def _check_twin(vae: VAE, model_dir: str | Path) -> None:
         np.abs(probs.reshape(model.decode(z).shape) - model.decode(z)).max(),
         np.abs(mu - model.encode(images)[0]).max(),
     )
-    if worst > 1e-5:
+    if worst > DEFAULT_ATOL:
         raise SystemExit(f"{model_dir}: the rebuilt PyTorch VAE differs by {worst:.1e}")
 
 

@@ -1,4 +1,4 @@
-"""Build real model folders for runtime tests from random numpy weights, without torch.
+"""Build real model folders for runtime tests from random numpy weights, without training.
 
 The graphs are written with the `onnx` package (a test/training-time dependency only)
 and follow `vae_edge.training.model` layer for layer, so the runtime can be compared with a
@@ -17,6 +17,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from vae_edge import __version__
 from vae_edge.config import ModelConfig
+
+# The graphs are written at the opset torch's exporter writes (export then lowers it).
+from vae_edge.export.onnx_export import EXPORTER_OPSET as OPSET
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
     DECODER_NAME,
@@ -30,7 +33,6 @@ from vae_edge.runtime.manifest import (
     sha256_file,
 )
 
-OPSET = 18  # any opset holding Gemm, Tanh, Relu and Sigmoid; export writes the lowest
 ACTIVATION_OPS = {"tanh": "Tanh", "relu": "Relu"}
 NUMPY_ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0)}
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from vae_edge import runtime
 from vae_edge.cli import main
-from vae_edge.config import ClassifierOptions
+from vae_edge.config import DEFAULT_ATOL, ClassifierOptions
 from vae_edge.export.classifier_graph import add_classifier
 from vae_edge.export.onnx_export import ExportError
 from vae_edge.mnist import load_labels, load_split
@@ -60,7 +60,7 @@ def test_train_classifier_declares_a_checked_graph_in_the_manifest(classified_di
     )
     summary = manifest.training["classifier"]
     assert summary["chosen"] in summary["validation_accuracy"]
-    assert summary["worst_abs_difference"] <= 1e-5
+    assert summary["worst_abs_difference"] <= DEFAULT_ATOL
     info = invoke("info", "--model", classified_dir)
     assert "classifier   classifier.onnx" in info.output and "mu -> probabilities" in info.output
 

@@ -28,6 +28,7 @@ from benchmarks.chromium import (
     missing_browser,
 )
 from vae_edge import runtime
+from vae_edge.config import DEFAULT_ATOL as ATOL
 from vae_edge.config import ModelConfig
 from vae_edge.mnist import load_split
 from vae_edge.runtime import DEFAULT_MODEL_DIR
@@ -42,7 +43,6 @@ from vae_edge.web.site import (
 )
 
 PROJECT = Path(__file__).resolve().parents[1]
-ATOL = 1e-5
 DECODE = "async ([z, n]) => Array.from(await vaeEdge.decode(new Float32Array(z), n))"
 ENCODE = """async ([images, n]) => {
     const {mu, logvar} = await vaeEdge.encode(new Float32Array(images), n);
