@@ -34,8 +34,8 @@ from pathlib import Path
 
 import vae_edge
 from benchmarks.report import write_report
-from benchmarks.rounds import alternate
 from benchmarks.torch_from_onnx import vae_from_model_dir, write_checkpoint
+from vae_edge.runtime.bench import alternate
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, read_manifest
 from vae_edge.training.checkpoint import checkpoint_path
 
@@ -138,7 +138,7 @@ def main() -> None:
             ],
         }
         measured = alternate(
-            args.runs, {name: partial(run_measured, argv) for name, argv in commands.items()}
+            {name: partial(run_measured, argv) for name, argv in commands.items()}, args.runs
         )
         sizes = {
             path.name: path.stat().st_size

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,34 +30,19 @@ import torch
 from benchmarks.report import write_report
 from benchmarks.torch_from_onnx import vae_from_model_dir
 from vae_edge import runtime
+from vae_edge.runtime.bench import BATCH_SIZES, alternate, timed
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS, ENCODER_INPUTS
 from vae_edge.training.checkpoint import load_checkpoint, vae_from_checkpoint
 from vae_edge.training.model import VAE
 
-BATCH_SIZES = (1, 64, 1024)
+MIN_ROUNDS = 20
 IMAGE, Z, PROBS = ENCODER_INPUTS[0], DECODER_INPUTS[0], DECODER_OUTPUTS[0]
 
 
-def time_shuffled(calls: list[Callable[[], object]], seconds: float) -> list[list[float]]:
-    """Call each of `calls` once per round for about `seconds`; the per-call times of each.
-
-    The order is shuffled every round, so no call always runs right after the same other
-    one (a call just after PyTorch finds colder caches than one after onnxruntime).
-    """
-    for _ in range(5):  # warm-up: allocations, lazy initialisation
-        for call in calls:
-            call()
-    times: list[list[float]] = [[] for _ in calls]
-    order = list(range(len(calls)))
-    shuffler = random.Random(0)
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times[0]) < 20:
-        shuffler.shuffle(order)
-        for index in order:
-            started = time.perf_counter()
-            calls[index]()
-            times[index].append(time.perf_counter() - started)
-    return times
+def time_ways(calls: tuple[Callable[[], object], ...], seconds: float) -> list[list[float]]:
+    """Per-call times of each of `calls`, alternated in shuffled rounds for `seconds`."""
+    times = alternate(dict(enumerate(map(timed, calls))), MIN_ROUNDS, seconds, warmup=5)
+    return list(times.values())
 
 
 def paired_difference(first: list[float], second: list[float]) -> float:
@@ -76,7 +59,7 @@ def three_ways(
     model: runtime.VAEModel, vae: VAE, z: np.ndarray, images: np.ndarray
 ) -> dict[str, tuple[Callable[[], object], ...]]:
     """Per part: (runtime API, bare sessions, PyTorch), each numpy in and numpy out."""
-    encoder, decoder = model._encoder.session, model._decoder.session
+    encoder, decoder = model.session("encoder"), model.session("decoder")
     encoder_outputs = [output.name for output in encoder.get_outputs()]
 
     def bare_reconstruct() -> np.ndarray:
@@ -135,11 +118,11 @@ def main() -> None:
             z = rng.standard_normal((batch, model.latent_dim), dtype=np.float32)
             images = (rng.random((batch, model.config.input_dim)) < 0.2).astype(np.float32)
             for part, calls in three_ways(model, vae, z, images).items():
-                together = time_shuffled(list(calls), args.seconds)
+                together = time_ways(calls, args.seconds)
                 api, bare, eager = (statistics.median(times) for times in together)
                 # Again without PyTorch in between, whose calls leave colder caches behind:
                 # what the API's own work costs in an app that calls it in a loop.
-                alone = time_shuffled(list(calls[:2]), args.seconds)
+                alone = time_ways(calls[:2], args.seconds)
                 rows.append(
                     {
                         "part": part,

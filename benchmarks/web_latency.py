@@ -47,9 +47,9 @@ from benchmarks.chromium import (
     missing_browser,
 )
 from benchmarks.report import write_report
-from benchmarks.rounds import alternate
 from vae_edge import runtime
 from vae_edge.atomic import atomic_path
+from vae_edge.runtime.bench import alternate
 from vae_edge.runtime.manifest import DECODER_INPUTS, DECODER_OUTPUTS
 from vae_edge.web import ORT_VERSION, build_site, make_server
 from vae_edge.web.site import MODEL_FOLDER
@@ -110,7 +110,7 @@ def python_round(model: runtime.VAEModel, part: str, n: int, calls: int) -> floa
     """Mean microseconds per call of the runtime on the same inputs as BROWSER_ROUND."""
     width = model.config.input_dim if part == "encode" else model.latent_dim
     values = (np.arange(n * width) % 3 / 2).astype(np.float32).reshape(n, width)
-    decoder = model._decoder.session
+    decoder = model.session("decoder")
     call = {
         "decode": model.decode,
         "encode": model.encode,
@@ -183,7 +183,7 @@ def main() -> None:
             subprocess.run([sys.executable, "-c", PYTHON_FIRST_GRID, args.model], check=True)
             return (time.perf_counter() - started) * 1000
 
-        first = alternate(args.visits, {"chromium": cold_visit, "python": python_process})
+        first = alternate({"chromium": cold_visit, "python": python_process}, args.visits)
 
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
@@ -202,7 +202,7 @@ def main() -> None:
             )
         }
         measures[REFERENCE, "chromium"] = lambda: page.evaluate(REFERENCE_LOOP)
-        latency = alternate(args.rounds, measures)
+        latency = alternate(measures, args.rounds)
 
         draw_strokes(page, "#drawing", DIGIT_STROKES)
         page.wait_for_function(f"vaeEdge.lastDrawing?.strokes === {len(DIGIT_STROKES)}")

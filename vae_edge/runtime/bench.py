@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from vae_edge.runtime.model import load
 
 BATCH_SIZES = (1, 64, 1024)
+Key = TypeVar("Key")
+Result = TypeVar("Result")
 
 
 def cpu_model() -> str:
@@ -51,17 +54,50 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def time_calls(call: Callable[[], object], seconds: float, min_calls: int = 20) -> list[float]:
-    """Per-call wall times of `call`, repeated for about `seconds` after a short warm-up."""
-    for _ in range(3):
-        call()
-    times: list[float] = []
+def alternate(
+    measures: Mapping[Key, Callable[[], Result]],
+    rounds: int,
+    seconds: float = 0.0,
+    warmup: int = 0,
+) -> dict[Key, list[Result]]:
+    """Run each measure once per round, in a freshly shuffled order every round.
+
+    At least `rounds` rounds, more until `seconds` have passed; `warmup` rounds before
+    them are not kept. No measure always runs right after the same other one (a call
+    just after PyTorch finds colder caches than one after onnxruntime), and a slow spell
+    of the machine falls on every measure alike. The one timing loop of vae-edge: `vae-edge
+    bench` and every script in benchmarks/ measure through it.
+    """
+    names = list(measures)
+    for _ in range(warmup):
+        for name in names:
+            measures[name]()
+    results: dict[Key, list[Result]] = {name: [] for name in names}
+    shuffler = random.Random(0)
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(times) < min_calls:
+    done = 0
+    while done < rounds or time.perf_counter() < deadline:
+        shuffler.shuffle(names)
+        for name in names:
+            results[name].append(measures[name]())
+        done += 1
+    return results
+
+
+def timed(call: Callable[[], object]) -> Callable[[], float]:
+    """A measure for `alternate`: runs `call` once and returns its wall time in seconds."""
+
+    def measure() -> float:
         started = time.perf_counter()
         call()
-        times.append(time.perf_counter() - started)
-    return times
+        return time.perf_counter() - started
+
+    return measure
+
+
+def time_calls(call: Callable[[], object], seconds: float, min_calls: int = 20) -> list[float]:
+    """Per-call wall times of `call`, repeated for about `seconds` after a short warm-up."""
+    return alternate({"call": timed(call)}, min_calls, seconds, warmup=3)["call"]
 
 
 def run_bench(
