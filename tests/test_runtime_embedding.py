@@ -58,9 +58,9 @@ def test_one_model_called_from_eight_threads_at_once_gives_the_serial_results(la
 
 
 def test_default_sessions_run_on_the_cpu_with_the_runtimes_options(model):
-    for graph in (model._encoder, model._decoder):
-        assert graph.session.get_providers() == ["CPUExecutionProvider"]
-        options = graph.session.get_session_options()
+    for graph in ("encoder", "decoder"):
+        assert model.session(graph).get_providers() == ["CPUExecutionProvider"]
+        options = model.session(graph).get_session_options()
         assert options.intra_op_num_threads == runtime.DEFAULT_THREADS
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
@@ -70,15 +70,26 @@ def test_session_options_and_providers_pass_through_to_onnxruntime(tmp_path):
     options.intra_op_num_threads = 3
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
     model = runtime.load(providers=["CPUExecutionProvider"], session_options=options)
-    assert model._decoder.session.get_session_options().intra_op_num_threads == 3
+    assert model.session("decoder").get_session_options().intra_op_num_threads == 3
     assert (tmp_path / "optimized.onnx").stat().st_size > 0  # onnxruntime used the options
     z = np.zeros((2, model.latent_dim), np.float32)
     assert np.array_equal(model.decode(z), runtime.load().decode(z))
 
 
+def test_session_gives_the_models_own_sessions_opened_on_demand():
+    model = runtime.load(lazy=True)
+    z = np.zeros((2, model.latent_dim), np.float32)
+    (probs, _) = model.session("decoder").run(None, {"z": z})
+    assert np.array_equal(probs.reshape(model.decode(z).shape), model.decode(z))
+    assert model.session("decoder") is model.session("decoder")
+    with pytest.raises(InputError, match="encoder, decoder or classifier"):
+        model.session("decoder.onnx")
+    assert [node.name for node in model.session("classifier").get_inputs()] == ["mu"]
+
+
 def test_providers_as_name_and_options_pairs_are_accepted():
     model = runtime.load(providers=[("CPUExecutionProvider", {})])
-    assert model._decoder.session.get_providers() == ["CPUExecutionProvider"]
+    assert model.session("decoder").get_providers() == ["CPUExecutionProvider"]
 
 
 @pytest.mark.parametrize(

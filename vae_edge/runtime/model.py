@@ -112,6 +112,21 @@ class VAEModel:
     def __repr__(self) -> str:
         return f"VAEModel({str(self.model_dir)!r}, latent_dim={self.latent_dim})"
 
+    def session(self, graph: str) -> ort.InferenceSession:
+        """The onnxruntime session of one graph: "encoder", "decoder" or "classifier".
+
+        For callers that run a graph bare, past the runtime's checks: benchmarks that
+        measure what those checks cost, experiments with onnxruntime's own API. It is the
+        session the model itself runs, opened now if the model was loaded lazily.
+        """
+        graphs = {"encoder": self._encoder, "decoder": self._decoder}
+        if graph == "classifier":
+            self._need_classifier()
+            graphs[graph] = self._classifier
+        if graph not in graphs:
+            raise InputError(f"graph must be encoder, decoder or classifier, got {graph!r}")
+        return graphs[graph].session
+
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Binarized images [B, 196] or [B, 14, 14] -> (mu, logvar), each [B, latent_dim]."""
         mu, logvar = self._encoder.run(_MU_LOGVAR, {IMAGE: self._images(images)})
@@ -207,13 +222,17 @@ class VAEModel:
             images, "images", self.config.input_dim, self.image_side, unit_interval=True
         )
 
-    def _classify_codes(self, codes: np.ndarray) -> np.ndarray:
-        """Class probabilities [B, 10] of already checked float32 latent codes [B, latent_dim]."""
+    def _need_classifier(self) -> None:
+        """Refuse, in one line, a call that needs the classifier this folder lacks."""
         if self._classifier is None:
             raise ModelFileError(
                 f"{self.model_dir}: this model folder has no digit classifier; add one with "
                 "`vae-edge train-classifier --model FOLDER`"
             )
+
+    def _classify_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Class probabilities [B, 10] of already checked float32 latent codes [B, latent_dim]."""
+        self._need_classifier()
         return self._classifier.run(_CLASS_PROBS, {CODE: codes})[0]
 
 
