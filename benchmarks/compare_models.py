@@ -40,6 +40,7 @@ def main() -> None:
         z = np.zeros((1, model.latent_dim), np.float32)
         latency = statistics.median(time_calls(partial(model.decode, z), seconds=1.0))
         config = model.config
+        decoder_bytes = (model_dir / model.manifest.decoder.file).stat().st_size
         rows.append(
             {
                 "model": model_dir.name,
@@ -53,7 +54,7 @@ def main() -> None:
                 "-ELBO": round(scores.negative_elbo, 2),
                 "recon": round(scores.reconstruction, 2),
                 "KL": round(scores.kl, 2),
-                "decoder (KiB)": round((model_dir / "decoder.onnx").stat().st_size / 1024, 1),
+                "decoder (KiB)": round(decoder_bytes / 1024, 1),
                 "decoder batch-1 (µs, 1 thread)": round(latency * 1e6, 1),
             }
         )

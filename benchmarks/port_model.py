@@ -28,8 +28,17 @@ from benchmarks.report import write_report
 from vae_edge.atomic import write_text_atomic
 from vae_edge.export.onnx_export import default_opset, make_portable
 from vae_edge.mnist import load_split
-from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest, sha256_file
+from vae_edge.runtime.manifest import (
+    DECODER_INPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    MANIFEST_NAME,
+    read_manifest,
+    sha256_file,
+)
 from vae_edge.training.download import resolve_data_dir
+
+IMAGE, MU, Z = ENCODER_INPUTS[0], ENCODER_OUTPUTS[0], DECODER_INPUTS[0]
 
 
 def run_graph(path: Path, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -55,12 +64,11 @@ def main() -> None:
             portable = make_portable(onnx.load(str(old_path)), opset=None)
             onnx.checker.check_model(portable, full_check=True)
             onnx.save(portable, str(new_path))
+            encoder_feeds = {IMAGE: images}
             feeds = (
-                {"image": images}
+                encoder_feeds
                 if role == "encoder"
-                else {
-                    "z": run_graph(args.model_dir / manifest.encoder.file, {"image": images})["mu"]
-                }
+                else {Z: run_graph(args.model_dir / manifest.encoder.file, encoder_feeds)[MU]}
             )
             before, after = run_graph(old_path, feeds), run_graph(new_path, feeds)
             for name in before:
