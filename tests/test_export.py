@@ -23,14 +23,12 @@ from click.testing import CliRunner
 
 import vae_edge
 from vae_edge.cli import main
-from vae_edge.config import DEFAULT_ATOL, ModelConfig
+from vae_edge.config import DEFAULT_ATOL
 from vae_edge.export import ExportError, export_model
 from vae_edge.export.onnx_export import RANDOM_OPS
 from vae_edge.export.validate import validate
-from vae_edge.mnist import load_split
 from vae_edge.runtime.manifest import read_manifest, sha256_file
 from vae_edge.training.checkpoint import load_checkpoint
-from vae_edge.training.train import TrainOptions, train
 
 
 def invoke(*args):
@@ -126,22 +124,6 @@ def test_int8_quantization_is_smaller_and_close(small_run, tmp_path, cli_export)
     int8 = manifest.validation["int8"]
     assert int8["held_to_tolerance"] is False
     assert DEFAULT_ATOL < int8["worst_abs_difference"]["probs"] < 0.2
-
-
-def test_a_relu_reference_model_exports_too(tmp_path, mnist_dir):
-    config = ModelConfig(latent_dim=3, hidden_sizes=(16, 8), activation="relu")
-    images = load_split(mnist_dir, "validation")
-    train(
-        images,
-        images[:100],
-        tmp_path / "run",
-        config,
-        TrainOptions(epochs=1),
-        log=lambda _: None,
-        show_progress=False,
-    )
-    manifest, results = export_model(load_checkpoint(tmp_path / "run"), tmp_path / "model")
-    assert manifest.config.activation == "relu" and results[0].passed
 
 
 def test_export_errors_are_one_line_and_leave_nothing(tmp_path, small_run, cli_export):
