@@ -107,8 +107,8 @@ FIGURES = (
         "c_decoder",
         {"model": "tiny"},
         lambda row: (
-            f"{row['C, timed in C (µs)']} µs "
-            f"({row['C via ctypes / session']}x an onnxruntime session, via ctypes)"
+            f"{row['C, timed in C (µs)']} µs timed in C; through ctypes "
+            f"{row['C via ctypes / session']}x an onnxruntime session's time"
         ),
         "python -m benchmarks.c_decoder default tiny",
     ),
