@@ -26,7 +26,6 @@ import numpy as np
 
 from benchmarks.report import write_report
 from vae_edge import runtime
-from vae_edge.config import ClassifierOptions
 from vae_edge.mnist import load_labels, load_split
 from vae_edge.runtime.evaluate import classification_accuracy
 from vae_edge.runtime.manifest import N_CLASSES
@@ -38,6 +37,7 @@ from vae_edge.training.classifier import (
     predict,
 )
 from vae_edge.training.download import resolve_data_dir
+from vae_edge.training.options import ClassifierOptions
 
 LABEL_COUNTS = (100, 1000, 60000)
 CONFIDENCES = (0.95, 0.99, 0.999)

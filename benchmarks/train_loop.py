@@ -21,7 +21,8 @@ from vae_edge.config import ModelConfig
 from vae_edge.mnist import load_split
 from vae_edge.training.download import resolve_data_dir
 from vae_edge.training.model import VAE, loss_terms
-from vae_edge.training.train import TrainOptions, train_epoch
+from vae_edge.training.options import TrainOptions
+from vae_edge.training.train import train_epoch
 
 
 def dataloader_epoch(model: VAE, optimizer: torch.optim.Optimizer, loader: DataLoader) -> None:

@@ -46,7 +46,8 @@ def small_run(tmp_path_factory, mnist_dir) -> Path:
     """A run folder: a small VAE trained for two epochs on 6,000 real training images."""
     from vae_edge.config import ModelConfig
     from vae_edge.mnist import load_split
-    from vae_edge.training.train import TrainOptions, train
+    from vae_edge.training.options import TrainOptions
+    from vae_edge.training.train import train
 
     run_dir = tmp_path_factory.mktemp("small-run")
     train(

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from vae_edge import runtime
 from vae_edge.cli import main
-from vae_edge.config import DEFAULT_ATOL, ClassifierOptions
+from vae_edge.config import DEFAULT_ATOL
 from vae_edge.export.classifier_graph import add_classifier
 from vae_edge.export.onnx_export import ExportError
 from vae_edge.mnist import load_labels, load_split
@@ -23,6 +23,7 @@ from vae_edge.runtime import ModelFileError
 from vae_edge.runtime.evaluate import classification_accuracy
 from vae_edge.runtime.noise import flip_pixels
 from vae_edge.training.classifier import LatentClassifier, fit_candidates
+from vae_edge.training.options import ClassifierOptions
 
 
 def invoke(*args):

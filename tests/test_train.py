@@ -27,8 +27,9 @@ from vae_edge.mnist import load_split
 from vae_edge.training import train as train_module
 from vae_edge.training.checkpoint import CheckpointError, load_checkpoint
 from vae_edge.training.model import VAE, flip_pixels
+from vae_edge.training.options import TrainOptions
 from vae_edge.training.plots import FIGURE_NAMES
-from vae_edge.training.train import TrainingError, TrainOptions, train
+from vae_edge.training.train import TrainingError, train
 
 SMALL_CONFIG = ModelConfig(latent_dim=4, hidden_sizes=(32,))
 

@@ -1,8 +1,11 @@
-"""The one description of a VAE that travels from training to checkpoint, manifest and runtime."""
+"""What travels with a model from training to checkpoint, manifest and runtime.
+
+The model's shape (`ModelConfig`), how images become its inputs, the data splits and the
+export tolerance. How a model is trained lives in `vae_edge.training.options`.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
@@ -18,7 +21,6 @@ ACTIVATIONS = ("tanh", "relu")
 # Widest layer (hidden or latent) a model may have: 16x the default's widest, and small
 # enough that the largest weight matrix (8192 x 8192, 256 MiB) still fits in memory.
 MAX_LAYER_SIZE = 8192
-LR_SCHEDULES = ("constant", "cosine")
 # train: the 60,000 training images; validation: the first 1,000 test images; test: all
 # 10,000 test images (see `vae_edge.mnist.load_split`).
 Split = Literal["train", "validation", "test"]
@@ -27,8 +29,6 @@ SPLITS: tuple[Split, ...] = get_args(Split)
 # and the weight quantizations offered beside float32.
 DEFAULT_ATOL = 1e-5
 QUANTIZATIONS = ("int8",)
-# Denoising flips at most half of an image's pixels: more would invert it, not corrupt it.
-MAX_INPUT_FLIP = 0.5
 
 
 def check_hidden_sizes(sizes: tuple[int, ...]) -> None:
@@ -85,72 +85,6 @@ class ModelConfig:
             image_side=int(data["image_side"]),
             activation=str(data["activation"]),
         )
-
-
-def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
-    """`lr` decayed along a cosine from itself in epoch 1 towards 0 after epoch `epochs`."""
-    return lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """How to train: everything besides the model's shape."""
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 3e-3
-    lr_schedule: str = "cosine"
-    kl_warmup: int = 0
-    # Denoising: each training image gets a flip rate drawn from U(0, input_flip) and each
-    # of its pixels flips with that rate before the encoder sees it; the loss still
-    # reconstructs the clean image. 0 trains a plain VAE.
-    input_flip: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise InputError(f"lr must be a positive finite number, got {self.lr}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise InputError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
-        if self.kl_warmup < 0:
-            raise InputError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
-        if not 0 <= self.input_flip <= MAX_INPUT_FLIP:
-            raise InputError(f"input_flip must be in [0, {MAX_INPUT_FLIP}], got {self.input_flip}")
-
-    def epoch_lr(self, epoch: int) -> float:
-        """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""
-        if self.lr_schedule == "constant":
-            return self.lr
-        return cosine_lr(self.lr, epoch, self.epochs)
-
-    def kl_weight(self, epoch: int) -> float:
-        """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
-        return min(1.0, epoch / self.kl_warmup) if self.kl_warmup else 1.0
-
-
-@dataclass(frozen=True)
-class ClassifierOptions:
-    """How the latent digit classifier trains: Adam, learning rate decayed along a cosine.
-
-    `input_flip` corrupts the training images as denoising training does (a flip rate
-    per image from U(0, input_flip)), so the classifier also learns noisy digits' codes;
-    `vae-edge train-classifier` uses the model's own `TrainOptions.input_flip`: the
-    corruption its encoder was trained to see through.
-    """
-
-    epochs: int = 20
-    batch_size: int = 256
-    lr: float = 3e-3
-    input_flip: float = 0.0
-    seed: int = 0
-
-    def epoch_lr(self, epoch: int) -> float:
-        """Learning rate of 1-based `epoch`, cosine-decayed towards 0."""
-        return cosine_lr(self.lr, epoch, self.epochs)
 
 
 # `generate(digit=d)` keeps prior samples the classifier gives to d with at least this

@@ -14,9 +14,10 @@ from vae_edge.cli.options import (
     SEED_RANGE,
     import_training_module,
 )
-from vae_edge.config import DIGIT_CONFIDENCE, ClassifierOptions
+from vae_edge.config import DIGIT_CONFIDENCE
 from vae_edge.errors import VaeEdgeError, first_line
 from vae_edge.runtime.manifest import CLASSIFIER_NAME
+from vae_edge.training.options import ClassifierOptions
 
 
 @click.command("train-classifier")

@@ -15,14 +15,9 @@ from vae_edge.cli.options import (
     FiniteFloatRange,
     import_training_module,
 )
-from vae_edge.config import (
-    LR_SCHEDULES,
-    MAX_LAYER_SIZE,
-    ModelConfig,
-    TrainOptions,
-    check_hidden_sizes,
-)
+from vae_edge.config import MAX_LAYER_SIZE, ModelConfig, check_hidden_sizes
 from vae_edge.errors import INTERRUPTED_STATUS, InputError, VaeEdgeError, first_line
+from vae_edge.training.options import LR_SCHEDULES, TrainOptions
 
 if TYPE_CHECKING:
     from vae_edge.training.checkpoint import Checkpoint

@@ -15,9 +15,10 @@ import torch
 
 from vae_edge import __version__
 from vae_edge.atomic import write_bytes_atomic
-from vae_edge.config import ModelConfig, TrainOptions
+from vae_edge.config import ModelConfig
 from vae_edge.errors import VaeEdgeError, first_line
 from vae_edge.training.model import VAE
+from vae_edge.training.options import TrainOptions
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from vae_edge.config import ClassifierOptions
 from vae_edge.runtime.manifest import N_CLASSES
 from vae_edge.runtime.noise import CLEAN_AND_FLIP_RATES, flip_pixels
 from vae_edge.training.model import mlp
+from vae_edge.training.options import ClassifierOptions
 
 # Candidate shapes: hidden sizes of the MLP on mu; () is multinomial logistic regression.
 CANDIDATES: dict[str, tuple[int, ...]] = {

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vae_edge.atomic import remove_orphans, write_text_atomic
-from vae_edge.config import ModelConfig, TrainOptions
+from vae_edge.config import ModelConfig
 from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.training.checkpoint import (
     CHECKPOINT_NAME,
@@ -28,6 +28,7 @@ from vae_edge.training.checkpoint import (
     load_checkpoint,
 )
 from vae_edge.training.model import VAE, flip_pixels, loss_terms
+from vae_edge.training.options import TrainOptions
 
 HISTORY_NAME = "history.json"
 LOCK_NAME = ".vae-edge-train.lock"

@@ -1,0 +1,79 @@
+"""How to train: the VAE's and the digit classifier's options (torch-free, so the command
+line can show their defaults without importing torch)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vae_edge.errors import InputError
+
+LR_SCHEDULES = ("constant", "cosine")
+# Denoising flips at most half of an image's pixels: more would invert it, not corrupt it.
+MAX_INPUT_FLIP = 0.5
+
+
+def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
+    """`lr` decayed along a cosine from itself in epoch 1 towards 0 after epoch `epochs`."""
+    return lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train: everything besides the model's shape."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 3e-3
+    lr_schedule: str = "cosine"
+    kl_warmup: int = 0
+    # Denoising: each training image gets a flip rate drawn from U(0, input_flip) and each
+    # of its pixels flips with that rate before the encoder sees it; the loss still
+    # reconstructs the clean image. 0 trains a plain VAE.
+    input_flip: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"lr must be a positive finite number, got {self.lr}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
+        if self.kl_warmup < 0:
+            raise InputError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
+        if not 0 <= self.input_flip <= MAX_INPUT_FLIP:
+            raise InputError(f"input_flip must be in [0, {MAX_INPUT_FLIP}], got {self.input_flip}")
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return cosine_lr(self.lr, epoch, self.epochs)
+
+    def kl_weight(self, epoch: int) -> float:
+        """Weight of the KL term in 1-based `epoch`: rises linearly to 1 over `kl_warmup`."""
+        return min(1.0, epoch / self.kl_warmup) if self.kl_warmup else 1.0
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """How the latent digit classifier trains: Adam, learning rate decayed along a cosine.
+
+    `input_flip` corrupts the training images as denoising training does (a flip rate
+    per image from U(0, input_flip)), so the classifier also learns noisy digits' codes;
+    `vae-edge train-classifier` uses the model's own `TrainOptions.input_flip`: the
+    corruption its encoder was trained to see through.
+    """
+
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 3e-3
+    input_flip: float = 0.0
+    seed: int = 0
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch`, cosine-decayed towards 0."""
+        return cosine_lr(self.lr, epoch, self.epochs)
