@@ -126,19 +126,20 @@ def test_checkpoint_holds_config_history_and_loads_weights_only(tmp_path, small_
 
 
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--latent-dim"])
-def test_train_rejects_non_positive_sizes(tmp_path, mnist_dir, option):
+def test_train_rejects_non_positive_sizes(tmp_path, small_mnist_dir, option):
     result = CliRunner().invoke(
-        main, ["train", option, "0", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "r")]
+        main,
+        ["train", option, "0", "--data-dir", str(small_mnist_dir), "--out", str(tmp_path / "r")],
     )
     assert option in one_line_error(result)
     assert not (tmp_path / "r").exists()
 
 
-def test_train_rejects_an_out_path_that_cannot_be_written(tmp_path, mnist_dir):
+def test_train_rejects_an_out_path_that_cannot_be_written(tmp_path, small_mnist_dir):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     result = CliRunner().invoke(
-        main, ["train", "--data-dir", str(mnist_dir), "--out", str(blocker / "run")]
+        main, ["train", "--data-dir", str(small_mnist_dir), "--out", str(blocker / "run")]
     )
     assert "--out" in one_line_error(result)
 
@@ -185,9 +186,9 @@ def test_train_refuses_to_overwrite_a_run_or_resume_with_other_settings(tmp_path
         (["--device", "cuda:99"], "cuda:99"),
     ],
 )
-def test_train_refuses_option_values_click_lets_through(tmp_path, mnist_dir, args, fragment):
+def test_train_refuses_option_values_click_lets_through(tmp_path, small_mnist_dir, args, fragment):
     result = CliRunner().invoke(
-        main, ["train", *args, "--data-dir", str(mnist_dir), "--out", str(tmp_path / "r")]
+        main, ["train", *args, "--data-dir", str(small_mnist_dir), "--out", str(tmp_path / "r")]
     )
     assert fragment in one_line_error(result)
     assert not (tmp_path / "r").exists()
