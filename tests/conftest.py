@@ -79,3 +79,18 @@ def small_model_dir(small_run, tmp_path_factory) -> Path:
     model_dir = tmp_path_factory.mktemp("small-model") / "model"
     export_model(load_checkpoint(small_run), model_dir)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def small_int8_dir(small_run, tmp_path_factory) -> Path:
+    """The small run exported by `vae-edge export --quantize int8` (treat as read-only)."""
+    from click.testing import CliRunner
+
+    from vae_edge.cli import main
+
+    model_dir = tmp_path_factory.mktemp("small-int8") / "model"
+    result = CliRunner().invoke(
+        main, ["export", str(small_run), "-o", str(model_dir), "--quantize", "int8"]
+    )
+    assert result.exit_code == 0, result.output
+    return model_dir

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import getpass
 import re
+import resource
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +17,15 @@ import onnx
 import pytest
 from cli_checks import one_line_error
 from click.testing import CliRunner
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 from runtime_fixtures import build_model_dir, refresh_hashes
 
 from vae_edge import runtime
+from vae_edge.c_source import C_TOLERANCES
 from vae_edge.cli import main
 
 N_CODES = 1000
-C_TOLERANCE = 1e-5  # float32 C against onnxruntime, per pixel probability
 # Absolute paths of this machine that generated files must not carry.
 BUILD_MACHINE_PATH = re.compile(r"(?<![\w.*])/(home|root|tmp|work|Users|usr|opt)/")
 
@@ -75,8 +81,14 @@ def run_example(out_dir: Path, data: bytes) -> subprocess.CompletedProcess[bytes
 
 
 def test_export_c_writes_header_source_example_and_makefile(c_build):
+    assert sorted(p.name for p in (c_build / "cortex-m4").iterdir()) == [
+        "link.ld",
+        "main.c",
+        "startup.c",
+    ]
     assert sorted(p.name for p in c_build.iterdir()) == [
         "Makefile",
+        "cortex-m4",
         "example",
         "example.c",
         "vae_decoder.c",
@@ -106,16 +118,44 @@ def test_example_matches_onnxruntime_on_1000_codes(request, build):
     result = run_example(request.getfixturevalue(build), z.tobytes())
     assert result.returncode == 0, result.stderr
     c_probs = np.frombuffer(result.stdout, dtype="<f4").reshape(N_CODES, 14, 14)
-    np.testing.assert_allclose(c_probs, model.decode(z), rtol=0, atol=C_TOLERANCE)
+    np.testing.assert_allclose(c_probs, model.decode(z), rtol=0, atol=C_TOLERANCES["float32"])
 
 
-def test_example_rejects_input_that_ends_inside_a_code(c_build):
+@pytest.mark.parametrize(("n_bytes", "n_codes"), [(3, 0), (64 + 1, 1), (64 + 4, 1), (64 + 7, 1)])
+def test_example_rejects_input_that_ends_inside_a_code(c_build, n_bytes, n_codes):
     latent_dim = runtime.load("tiny").latent_dim
-    result = run_example(c_build, np.zeros(latent_dim + 1, "<f4").tobytes())
+    assert latent_dim * 4 == 64  # the byte counts above: one code, then part of another
+    result = run_example(c_build, bytes(n_bytes))
     assert result.returncode == 1
-    assert len(result.stdout) == 196 * 4  # the one whole code was decoded
+    assert len(result.stdout) == n_codes * 196 * 4  # the whole codes were decoded
     lines = result.stderr.decode().splitlines()
     assert len(lines) == 1 and f"multiple of {latent_dim}" in lines[0]
+
+
+@pytest.fixture(scope="module")
+def int8_build(small_int8_dir, tmp_path_factory):
+    """The small model's int8 folder (`export --quantize int8`) exported to C and built."""
+    return export_and_build(tmp_path_factory.mktemp("c") / "int8-c", str(small_int8_dir))
+
+
+def test_int8_example_follows_onnx_reference_and_stays_near_onnxruntime(small_int8_dir, int8_build):
+    """The C computes the int8 graph's dynamic quantization as onnx.reference does; both
+    differ from onnxruntime on some codes by a step of a layer's zero point."""
+    model = runtime.load(small_int8_dir)
+    assert model.manifest.variant == "int8"
+    z = np.random.default_rng(0).standard_normal((N_CODES, model.latent_dim)).astype("<f4")
+    result = run_example(int8_build, z.tobytes())
+    assert result.returncode == 0, result.stderr
+    c_probs = np.frombuffer(result.stdout, dtype="<f4").reshape(N_CODES, -1)
+    ort_probs = model.decode(z).reshape(N_CODES, -1)
+    np.testing.assert_allclose(c_probs, ort_probs, rtol=0, atol=C_TOLERANCES["int8"])
+    reference = ReferenceEvaluator(onnx.load(str(small_int8_dir / "decoder.onnx")))
+    ref_probs = np.concatenate(  # batch 1: the quantization is computed per call
+        [reference.run(["probs"], {"z": z[i : i + 1]})[0] for i in range(N_CODES)]
+    )
+    per_code = np.abs(c_probs - ref_probs).max(axis=1)
+    assert np.mean(per_code <= C_TOLERANCES["float32"]) >= 0.99, np.sort(per_code)[-20:]
+    assert per_code.max() <= C_TOLERANCES["int8"]
 
 
 def test_decoder_source_has_no_heap_stdio_or_build_machine_paths(c_build):
@@ -139,9 +179,127 @@ def test_make_without_the_compiler_is_one_line_and_builds_nothing(c_build, tmp_p
     assert not (out_dir / "example").exists()
 
 
-def test_export_c_refuses_a_folder_that_is_not_empty(c_build):
-    one_line_error(invoke("--model", "tiny", "-o", c_build), "not empty", "--force")
+def test_export_c_refuses_an_earlier_export_without_force(c_build):
+    one_line_error(invoke("--model", "tiny", "-o", c_build), "holds a C export", "--force")
     assert (c_build / "example").exists()
+
+
+@pytest.mark.parametrize("user_file", ["precious.txt", "b/mine.txt", "cortex-m4/notes.txt"])
+def test_force_never_replaces_a_folder_holding_the_users_files(c_build, tmp_path, user_file):
+    out_dir = tmp_path / "copy"
+    shutil.copytree(c_build, out_dir)
+    (out_dir / user_file).parent.mkdir(exist_ok=True)
+    (out_dir / user_file).write_text("the user's own")
+    result = invoke("--model", "tiny", "-o", out_dir, "--force")
+    one_line_error(result, str(out_dir), "holds more than an earlier C export")
+    assert (out_dir / user_file).read_text() == "the user's own"
+    assert (out_dir / "example").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]
+
+
+@pytest.mark.parametrize("out", [".", "..", "sub/.."])
+def test_the_current_folder_is_refused_in_one_line(tmp_path, monkeypatch, out):
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    one_line_error(invoke("--model", "tiny", "-o", out, "--force"), "not the current folder")
+    assert sorted(p.name for p in work.iterdir()) == ["sub"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+
+def test_export_c_into_a_folder_named_with_dots_lands_there(tmp_path, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    result = invoke("--model", "tiny", "-o", "../out/.", "--force")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "vae_decoder.c").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "work"]
+
+
+def export_c_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from vae_edge.cli import main; main()", "export-c", *args]
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_earlier_export(c_build, tmp_path):
+    # A real write failure: the process may not write files beyond 64 KiB (EFBIG, as a
+    # full disk gives ENOSPC; the decoder's source is larger), and ignores SIGXFSZ.
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+
+    out_dir = tmp_path / "copy"
+    shutil.copytree(c_build, out_dir)
+    before = sorted(p.name for p in out_dir.iterdir())
+    result = subprocess.run(
+        export_c_command("--model", "tiny", "-o", str(out_dir), "--force"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write there (File too large)" in lines[0], lines
+    assert sorted(p.name for p in out_dir.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no scratch left
+
+
+def test_ctrl_c_is_one_line_130_and_leaves_nothing(tmp_path):
+    out_dir = tmp_path / "out"
+    process = subprocess.Popen(
+        export_c_command("--model", "default", "-o", str(out_dir)),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.iterdir()):  # the scratch folder: the export is under way
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["interrupted"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def graph_with_big_buffer(tmp_path: Path, kind: str) -> Path:
+    """A model folder whose decoder holds a 17M-float constant ("weights") or tiles the
+    logits into a 1.5 MB intermediate tensor ("stack") before the sigmoid."""
+    model_dir, _ = build_model_dir(tmp_path / "model")
+    graph = onnx.load(str(model_dir / "decoder.onnx"))
+    sigmoid = next(node for node in graph.graph.node if node.op_type == "Sigmoid")
+    if kind == "weights":
+        big = numpy_helper.from_array(np.zeros(17 * 2**20, np.float32), "big")
+        graph.graph.node.append(helper.make_node("Constant", [], ["unused"], value=big))
+    else:
+        repeats = numpy_helper.from_array(np.array([1, 2000], np.int64), "repeats")
+        graph.graph.initializer.append(repeats)
+        logits = sigmoid.input[0]
+        graph.graph.node.extend(
+            [
+                helper.make_node("Tile", [logits, "repeats"], ["tiled"]),
+                helper.make_node("ReduceMax", ["tiled"], ["top"], axes=[1], keepdims=1),
+                helper.make_node("Sub", [logits, "top"], ["shifted"]),
+            ]
+        )
+        sigmoid.input[0] = "shifted"
+    onnx.save(graph, str(model_dir / "decoder.onnx"))
+    refresh_hashes(model_dir)
+    return model_dir
+
+
+@pytest.mark.parametrize(
+    ("kind", "fragments"),
+    [
+        ("weights", ("its weights take 71,3", "more than the 67,108,864")),
+        ("stack", ("bytes of stack, more than the 1,048,576",)),
+    ],
+)
+def test_a_graph_whose_buffers_exceed_the_bounds_is_refused(tmp_path, kind, fragments):
+    model_dir = graph_with_big_buffer(tmp_path, kind)
+    out_dir = tmp_path / "out"
+    one_line_error(invoke("--model", model_dir, "-o", out_dir), "decoder.onnx", *fragments)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 def decoder_with_op(tmp_path: Path, op_type: str) -> Path:

@@ -91,8 +91,8 @@ def building_folder(target: Path) -> Iterator[Path]:
 
     remove_orphans(target.parent)
     scratch = temporary_sibling(target)
-    scratch.mkdir()
     try:
+        scratch.mkdir()  # inside the try: a Ctrl-C just after it still removes the folder
         yield scratch
         replace_folder(scratch, target)
     finally:

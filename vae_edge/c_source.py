@@ -10,12 +10,16 @@ compile time.
 
 from __future__ import annotations
 
+import math
+import os
 import re
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vae_edge.atomic import building_folder
+from vae_edge.config import DEFAULT_ATOL
 from vae_edge.errors import VaeEdgeError, install_hint
 from vae_edge.runtime.manifest import (
     DECODER_INPUTS,
@@ -30,8 +34,30 @@ if TYPE_CHECKING:
 FUNCTION_NAME = "vae_decoder"
 HEADER_NAME = f"{FUNCTION_NAME}.h"
 SOURCE_NAME = f"{FUNCTION_NAME}.c"
-# Hand-written files copied next to the generated ones (package data).
-TEMPLATE_NAMES = ("example.c", "Makefile")
+# Hand-written files copied next to the generated ones (package data): the host example,
+# the Makefile, and the Cortex-M4F board's start-up, linker script and main program.
+BOARD_DIR = "cortex-m4"
+TEMPLATE_NAMES = (
+    "example.c",
+    "Makefile",
+    f"{BOARD_DIR}/startup.c",
+    f"{BOARD_DIR}/link.ld",
+    f"{BOARD_DIR}/main.c",
+)
+# What `make`, `make cortex-m4` and the benchmarks build beside the exported files: an
+# earlier export holding these may be replaced with --force; anything else is the user's.
+BUILD_PRODUCTS = ("example", "vae_decoder.o", "vae_decoder.su")
+BOARD_BUILD_SUFFIXES = (".o", ".su", ".elf")
+# Bounds on what is compiled, so that a graph the C cannot hold is refused in one line
+# instead of compiling into a program that crashes: the weights become const arrays
+# (flash on a chip), the intermediate tensors live on the decoder's stack.
+MAX_WEIGHT_BYTES = 64 * 2**20
+MAX_STACK_BYTES = 2**20
+# How far the C decoder's pixel probabilities may stray from onnxruntime's, per weight
+# type (docs/microcontrollers.md): float32 differs only in rounding; int8's dynamic
+# activation quantization follows onnx.reference, whose zero points can sit one step
+# away from onnxruntime's (whose tanh overshoots +-1 by an ulp) and move a whole layer.
+C_TOLERANCES = {"float32": DEFAULT_ATOL, "int8": 0.1}
 EMBEDDED_EXTRA_HINT = f"export-c needs emx-onnx-cgen, {install_hint('embedded')}"
 # Calls the decoder must not make: it runs where there is no heap and no stdio.
 FORBIDDEN_CALLS = re.compile(r"\b(malloc|calloc|realloc|free|printf|fprintf|puts|fopen)\s*\(")
@@ -94,6 +120,37 @@ def _batch_of_one(graph: onnx.ModelProto) -> onnx.ModelProto:
     return graph
 
 
+def _tensor_bytes(elem_type: int, dims: Iterable[int]) -> int:
+    from onnx import helper
+
+    return math.prod(dims) * helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+
+
+def check_buffers(graph: onnx.ModelProto, decoder_path: Path) -> None:
+    """Refuse a batch-1 graph whose weights or intermediate tensors exceed the bounds."""
+    import onnx
+
+    weights = [*graph.graph.initializer]
+    weights += [a.t for node in graph.graph.node for a in node.attribute if a.name == "value"]
+    weight_bytes = sum(_tensor_bytes(t.data_type, t.dims) for t in weights)
+    if weight_bytes > MAX_WEIGHT_BYTES:
+        raise CSourceError(
+            f"{decoder_path}: its weights take {weight_bytes:,} bytes, more than the "
+            f"{MAX_WEIGHT_BYTES:,} export-c compiles"
+        )
+    inferred = onnx.shape_inference.infer_shapes(graph)
+    stack_bytes = sum(
+        _tensor_bytes(v.type.tensor_type.elem_type, (d.dim_value for d in shape.dim))
+        for v in inferred.graph.value_info
+        if (shape := v.type.tensor_type.shape).dim and all(d.dim_value for d in shape.dim)
+    )
+    if stack_bytes > MAX_STACK_BYTES:
+        raise CSourceError(
+            f"{decoder_path}: its intermediate tensors need {stack_bytes:,} bytes of stack, "
+            f"more than the {MAX_STACK_BYTES:,} export-c compiles"
+        )
+
+
 def decoder_source(model_dir: Path, manifest: Manifest, decoder: bytes) -> str:
     """C source of the model's decoder (`decoder`: the graph's checked bytes), checked for
     heap and stdio calls."""
@@ -114,6 +171,7 @@ def decoder_source(model_dir: Path, manifest: Manifest, decoder: bytes) -> str:
             f"{decoder_path}: maps {names[0]} to {names[1]}, expected "
             f"{DECODER_INPUTS} to {DECODER_OUTPUTS}"
         )
+    check_buffers(graph, decoder_path)
     options = CompilerOptions(
         model_name=FUNCTION_NAME,
         model_checksum=manifest.decoder.sha256,
@@ -134,6 +192,44 @@ def decoder_source(model_dir: Path, manifest: Manifest, decoder: bytes) -> str:
     return f'#include "{HEADER_NAME}"\n' + source
 
 
+def _is_earlier_export(out_dir: Path) -> bool:
+    """Whether the folder holds nothing but what export-c and its Makefile write."""
+    top = {HEADER_NAME, SOURCE_NAME, BOARD_DIR, *BUILD_PRODUCTS}
+    top.update(name for name in TEMPLATE_NAMES if "/" not in name)
+    board = {Path(name).name for name in TEMPLATE_NAMES if name.startswith(f"{BOARD_DIR}/")}
+    if not (out_dir / HEADER_NAME).is_file():
+        return False
+    for path in out_dir.iterdir():
+        if path.name not in top:
+            return False
+        if path.name == BOARD_DIR and not (
+            path.is_dir()
+            and all(p.name in board or p.suffix in BOARD_BUILD_SUFFIXES for p in path.iterdir())
+        ):
+            return False
+    return True
+
+
+def check_target(out_dir: Path, force: bool) -> None:
+    """Refuse a target that cannot hold the export, or one whose contents would be lost."""
+    target = Path(os.path.abspath(out_dir))
+    if not target.parent.is_dir():
+        raise CSourceError(f"-o {out_dir}: folder {target.parent} does not exist")
+    if target.exists() and not target.is_dir():
+        raise CSourceError(f"-o {out_dir}: exists and is not a folder")
+    if target == Path.cwd() or target in Path.cwd().parents:
+        raise CSourceError(f"-o {out_dir}: give a folder of its own, not the current folder")
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    if not _is_earlier_export(target):
+        raise CSourceError(
+            f"-o {out_dir}: folder is not empty and holds more than an earlier C export; "
+            "choose another"
+        )
+    if not force:
+        raise CSourceError(f"-o {out_dir}: folder holds a C export; pass --force to replace it")
+
+
 def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
     """Write the C decoder, example.c and Makefile for the model in `model_dir` to `out_dir`.
 
@@ -142,17 +238,16 @@ def export_c(model_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
     bad model folder and `CSourceError` for everything else. Returns the files written.
     """
     manifest, graphs = read_model_files(model_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise CSourceError(f"-o {out_dir} is not empty; pass --force to replace it")
-    if not out_dir.parent.is_dir():
-        raise CSourceError(f"-o {out_dir}: folder {out_dir.parent} does not exist")
+    check_target(out_dir, force)
     try:
-        # An unwritable place fails on entry, before the slow compile.
-        with building_folder(out_dir) as scratch:
+        # An unwritable place fails on entry, before the slow compile. The folder is
+        # built beside the absolute path, so `-o .` has a name to build beside.
+        with building_folder(Path(os.path.abspath(out_dir))) as scratch:
             source = decoder_source(model_dir, manifest, graphs[manifest.decoder.file])
             (scratch / HEADER_NAME).write_text(header_text(manifest), encoding="utf-8")
             (scratch / SOURCE_NAME).write_text(source, encoding="utf-8")
             templates = resources.files("vae_edge") / "c_templates"
+            (scratch / BOARD_DIR).mkdir()
             for name in TEMPLATE_NAMES:
                 (scratch / name).write_bytes((templates / name).read_bytes())
     except OSError as error:

@@ -50,8 +50,8 @@ int main(void) {
     _setmode(_fileno(stdin), _O_BINARY);
     _setmode(_fileno(stdout), _O_BINARY);
 #endif
-    while ((got = fread(z[0], sizeof(float), VAE_DECODER_LATENT_DIM, stdin)) ==
-           VAE_DECODER_LATENT_DIM) {
+    /* Bytes, not floats: fread of whole floats would drop a last partial one unseen. */
+    while ((got = fread(z[0], 1, sizeof z[0], stdin)) == sizeof z[0]) {
         if (swap) swap_bytes(z[0], VAE_DECODER_LATENT_DIM);
         /* The cast adds const, which ISO C before C23 does not do implicitly for arrays. */
         vae_decoder((const float (*)[VAE_DECODER_LATENT_DIM])z, probs, logits);
