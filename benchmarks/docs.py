@@ -113,6 +113,16 @@ FIGURES = (
         "python -m benchmarks.c_decoder default tiny",
     ),
     Figure(
+        "C decoder, default model, int8, Cortex-M4F (QEMU): image flash, instructions per code",
+        "firmware",
+        {"model": "default", "weights": "int8"},
+        lambda row: (
+            f"{_thousands(row['image flash (bytes)'])} B, "
+            f"{_thousands(row['instructions per code (QEMU)'])} instructions"
+        ),
+        "python -m benchmarks.firmware default tiny --int8",
+    ),
+    Figure(
         "digit accuracy, robust model, 10 % of pixels flipped",
         "recognition_robust",
         {"labels": 60000, "features": "latent mu"},

@@ -66,6 +66,12 @@ def test_c_decoder(run_benchmark):
     assert row["model"] == "tiny" and row["static RAM: data+bss (bytes)"] == 0
 
 
+def test_firmware(run_benchmark):
+    rows = run_benchmark("firmware", "tiny", "--int8", "--seconds", 0)["firmware"]["rows"]
+    assert [row["weights"] for row in rows] == ["float32", "int8"]
+    assert all(row["instructions per code (QEMU)"] > row["multiply-adds per code"] for row in rows)
+
+
 def test_compare_models(run_benchmark, small_mnist_dir):
     args = [TINY, "--k", 2, "--split", "validation", "--data-dir", small_mnist_dir]
     (row,) = run_benchmark("compare_models", *args)["compare_models"]["rows"]
