@@ -30,6 +30,11 @@ def need_tools() -> None:
             pytest.fail(f"{tool} not found on PATH: the Cortex-M4 tests need it (see .ci/run)")
 
 
+def arm_tool(tool: str, path: Path) -> str:
+    """What `tool path` prints (arm-none-eabi-size or -nm)."""
+    return subprocess.run([tool, path], capture_output=True, text=True, check=True).stdout
+
+
 @pytest.fixture(scope="module", params=["tiny", "default", "small int8", "default int8"])
 def board(request, tmp_path_factory):
     """(model folder, exported folder) with `make cortex-m4` built in it.
@@ -71,22 +76,11 @@ def test_image_decodes_like_onnxruntime(board):
 
 def test_weights_sit_in_flash_and_the_decoder_needs_no_static_ram(board):
     _, out_dir = board
-    sizes = subprocess.run(
-        ["arm-none-eabi-size", "cortex-m4/vae_decoder.o"],
-        cwd=out_dir,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    text, data, bss = map(int, sizes.stdout.splitlines()[1].split()[:3])
+    board_dir = out_dir / "cortex-m4"
+    sizes = arm_tool("arm-none-eabi-size", board_dir / "vae_decoder.o")
+    text, data, bss = map(int, sizes.splitlines()[1].split()[:3])
     assert data + bss == 0 and text > 0
-    symbols = subprocess.run(
-        ["arm-none-eabi-nm", "cortex-m4/decoder.elf"],
-        cwd=out_dir,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    symbols = arm_tool("arm-none-eabi-nm", board_dir / "decoder.elf").splitlines()
     weights = [line.split() for line in symbols if "_weight" in line]
     assert weights and all(int(address, 16) < 0x20000000 for address, _, _ in weights)
 

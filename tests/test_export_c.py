@@ -158,6 +158,13 @@ def test_int8_example_follows_onnx_reference_and_stays_near_onnxruntime(small_in
     assert per_code.max() <= C_TOLERANCES["int8"]
 
 
+def test_an_int8_graph_with_an_operator_the_compiler_lacks_is_one_line(small_int8_dir, tmp_path):
+    model_dir = decoder_with_op(tmp_path, "RandomNormalLike", small_int8_dir, "MatMulInteger")
+    out_dir = tmp_path / "out"
+    one_line_error(invoke("--model", model_dir, "-o", out_dir), "decoder.onnx", "RandomNormalLike")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def test_decoder_source_has_no_heap_stdio_or_build_machine_paths(c_build):
     for name in ("vae_decoder.c", "vae_decoder.h"):
         text = (c_build / name).read_text(encoding="utf-8")
@@ -302,11 +309,17 @@ def test_a_graph_whose_buffers_exceed_the_bounds_is_refused(tmp_path, kind, frag
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
-def decoder_with_op(tmp_path: Path, op_type: str) -> Path:
-    """A model folder whose decoder's Sigmoid node is replaced by `op_type`."""
-    model_dir, _ = build_model_dir(tmp_path / "model")
+def decoder_with_op(
+    tmp_path: Path, op_type: str, model_dir: Path | None = None, replaced: str = "Sigmoid"
+) -> Path:
+    """A model folder (a copy of `model_dir`, else a small random one) whose decoder's
+    first `replaced` node is replaced by `op_type`."""
+    if model_dir is None:
+        model_dir, _ = build_model_dir(tmp_path / "model")
+    else:
+        model_dir = shutil.copytree(model_dir, tmp_path / "model")
     graph = onnx.load(str(model_dir / "decoder.onnx"))
-    next(node for node in graph.graph.node if node.op_type == "Sigmoid").op_type = op_type
+    next(node for node in graph.graph.node if node.op_type == replaced).op_type = op_type
     onnx.save(graph, str(model_dir / "decoder.onnx"))
     refresh_hashes(model_dir)
     return model_dir
