@@ -59,10 +59,10 @@ def random_weights(config: ModelConfig, seed: int = 0) -> Weights:
         linear(f"encoder.body.{2 * index}", n_in, n_out)
     linear("encoder.mu", config.hidden_sizes[-1], config.latent_dim)
     linear("encoder.logvar", config.hidden_sizes[-1], config.latent_dim)
-    decoder_sizes = [config.latent_dim, *reversed(config.hidden_sizes)]
-    for index, (n_in, n_out) in enumerate(itertools.pairwise(decoder_sizes)):
+    *decoder_body, pixels = config.decoder_sizes
+    for index, (n_in, n_out) in enumerate(itertools.pairwise(decoder_body)):
         linear(f"decoder.body.{2 * index}", n_in, n_out)
-    linear("decoder.out", config.hidden_sizes[0], config.input_dim)
+    linear("decoder.out", decoder_body[-1], pixels)
     return weights
 
 

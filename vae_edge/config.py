@@ -39,26 +39,35 @@ def check_hidden_sizes(sizes: tuple[int, ...]) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the MLP VAE: image side, latent size, the encoder's hidden sizes, activation.
+    """Shape of the MLP VAE: image side, latent size, hidden sizes, activation.
 
-    The decoder mirrors the encoder (hidden sizes reversed). Hidden layers use tanh, as in
-    the study; "relu" exists only to rebuild the PyTorch-example reference for comparison.
+    `hidden_sizes` are the encoder's, from the image inwards; `decoder_hidden_sizes` the
+    decoder's, from the latent code outwards. Left empty, the decoder mirrors the encoder
+    (its hidden sizes reversed), as every model before the two could differ did. A larger
+    encoder than decoder costs a device that only generates nothing. Hidden layers use
+    tanh, as in the study; "relu" exists only to rebuild the PyTorch-example reference.
     """
 
     latent_dim: int = 16
     hidden_sizes: tuple[int, ...] = (512, 256)
     image_side: int = IMAGE_SIDE
     activation: str = "tanh"
+    decoder_hidden_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.latent_dim <= MAX_LAYER_SIZE:
             raise InputError(f"latent_dim must be 1 to {MAX_LAYER_SIZE}, got {self.latent_dim}")
         check_hidden_sizes(self.hidden_sizes)
+        if self.decoder_hidden_sizes:
+            check_hidden_sizes(self.decoder_hidden_sizes)
         if self.activation not in ACTIVATIONS:
             raise InputError(
                 f"unsupported activation {self.activation!r}, expected one of {ACTIVATIONS}"
             )
-        object.__setattr__(self, "hidden_sizes", tuple(int(s) for s in self.hidden_sizes))
+        hidden = tuple(int(s) for s in self.hidden_sizes)
+        decoder_hidden = tuple(int(s) for s in self.decoder_hidden_sizes) or hidden[::-1]
+        object.__setattr__(self, "hidden_sizes", hidden)
+        object.__setattr__(self, "decoder_hidden_sizes", decoder_hidden)
 
     @property
     def input_dim(self) -> int:
@@ -67,23 +76,29 @@ class ModelConfig:
 
     @property
     def decoder_sizes(self) -> tuple[int, ...]:
-        """The decoder's layer widths: latent, the hidden sizes reversed, pixels."""
-        return (self.latent_dim, *reversed(self.hidden_sizes), self.input_dim)
+        """The decoder's layer widths: latent, its hidden sizes, pixels."""
+        return (self.latent_dim, *self.decoder_hidden_sizes, self.input_dim)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, stored in checkpoints and manifests."""
         data = asdict(self)
         data["hidden_sizes"] = list(self.hidden_sizes)
+        data["decoder_hidden_sizes"] = list(self.decoder_hidden_sizes)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of `to_dict`; an unknown activation is an error, never a guess."""
+        """Inverse of `to_dict`; an unknown activation is an error, never a guess.
+
+        Checkpoints and manifests written before the decoder could differ from the encoder
+        have no `decoder_hidden_sizes`: their decoder mirrors the encoder.
+        """
         return cls(
             latent_dim=int(data["latent_dim"]),
             hidden_sizes=tuple(int(s) for s in data["hidden_sizes"]),
             image_side=int(data["image_side"]),
             activation=str(data["activation"]),
+            decoder_hidden_sizes=tuple(int(s) for s in data.get("decoder_hidden_sizes", ())),
         )
 
 

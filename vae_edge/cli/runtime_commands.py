@@ -225,14 +225,16 @@ def info(model: VAEModel) -> None:
     manifest = model.manifest.to_dict()
     config = model.config
     layers = " - ".join(map(str, (config.input_dim, *config.hidden_sizes, config.latent_dim)))
+    decoder_layers = " - ".join(map(str, config.decoder_sizes))
     lines = [
         f"model        {model.model_dir}",
         f"variant      {manifest['variant']} (opset {manifest['opset']}, "
         f"IR version {manifest['ir_version'] or 'not recorded'}, exported by "
         f"vae-edge {manifest['package_version']}, read by vae-edge {__version__})",
-        f"layers       {layers} ({config.activation}), decoder mirrors it",
+        f"layers       encoder {layers}, decoder {decoder_layers} ({config.activation})",
         f"latent size  {config.latent_dim}",
-        f"hidden sizes {', '.join(map(str, config.hidden_sizes))}",
+        f"hidden sizes {', '.join(map(str, config.hidden_sizes))}; decoder "
+        f"{', '.join(map(str, config.decoder_hidden_sizes))}",
         f"image        {config.image_side}x{config.image_side}, "
         + ", ".join(f"{k} {v}" for k, v in manifest["preprocessing"].items()),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -97,3 +98,29 @@ def loss_terms(
     bce = F.binary_cross_entropy_with_logits(logits, image, reduction="sum") / image.shape[0]
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / image.shape[0]
     return bce, kl
+
+
+def iwae_terms(
+    model: VAE, image: torch.Tensor, seen: torch.Tensor, n_samples: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(IWAE loss, reconstruction BCE, KL) per image, averaged over the batch, in nats.
+
+    The importance-weighted bound of Burda et al. (2016) with `n_samples` latent samples
+    per image: -log (1/k) sum_k p(x, z_k) / q(z_k | x), the estimator `vae-edge evaluate`
+    reports at k = 1000, here as the training loss. The encoder sees `seen` (the images,
+    or their corrupted copies), the likelihood is of the clean `image`. BCE (averaged
+    over the samples) and the closed-form KL are returned for the training log only.
+    """
+    mu, logvar = model.encoder(seen)
+    shape = (n_samples, *mu.shape)
+    eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    z = mu + eps * torch.exp(0.5 * logvar)
+    logits = model.decoder(z)
+    targets = image.expand_as(logits)
+    log_likelihood = -F.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(2)
+    log_prior = -0.5 * z.pow(2).sum(2)  # the 2*pi terms of prior and posterior cancel
+    log_posterior = -0.5 * (eps.pow(2) + logvar).sum(2)
+    log_weights = log_likelihood + log_prior - log_posterior
+    bound = torch.logsumexp(log_weights, dim=0) - math.log(n_samples)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / image.shape[0]
+    return -bound.mean(), -log_likelihood.mean(dim=0).mean(), kl

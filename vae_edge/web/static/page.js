@@ -127,7 +127,13 @@ function showModelInfo() {
   const facts = [
     ["model", `${config.modelName} (${variant}, opset ${opset})`],
     ["latent size", String(shape.latent_dim)],
-    ["hidden sizes", `${shape.hidden_sizes.join(", ")} (${shape.activation})`],
+    [
+      "hidden sizes",
+      // Manifests from before the decoder could differ have no decoder_hidden_sizes.
+      `encoder ${shape.hidden_sizes.join(", ")}, decoder ` +
+        `${(shape.decoder_hidden_sizes ?? [...shape.hidden_sizes].reverse()).join(", ")} ` +
+        `(${shape.activation})`,
+    ],
     ["image", `${model.imageSide}x${model.imageSide}`],
     ["graphs", `encoder ${kib(model.graphBytes.encoder)}, decoder ${kib(model.graphBytes.decoder)}`],
     ["runtime", `onnxruntime-web ${ortVersion}, WebAssembly, 1 thread`],
