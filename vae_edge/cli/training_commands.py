@@ -17,7 +17,7 @@ from vae_edge.cli.options import (
 )
 from vae_edge.config import MAX_LAYER_SIZE, ModelConfig, check_hidden_sizes
 from vae_edge.errors import INTERRUPTED_STATUS, InputError, VaeEdgeError, first_line
-from vae_edge.training.options import LR_SCHEDULES, TrainOptions
+from vae_edge.training.options import LR_SCHEDULES, MAX_IWAE_SAMPLES, TrainOptions
 
 if TYPE_CHECKING:
     from vae_edge.training.checkpoint import Checkpoint
@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 RESUMED_SETTINGS = {
     "latent_dim": "--latent-dim",
     "hidden": "--hidden",
+    "decoder_hidden": "--decoder-hidden",
     "batch_size": "--batch-size",
     "lr": "--lr",
     "lr_schedule": "--lr-schedule",
     "kl_warmup": "--kl-warmup",
     "input_flip": "--input-flip",
+    "iwae_samples": "--iwae-samples",
     "seed": "--seed",
 }
 
@@ -47,6 +49,13 @@ def parse_hidden_sizes(_ctx: click.Context, _param: click.Parameter, value: str)
     except InputError as error:
         raise click.BadParameter(str(error)) from None
     return sizes
+
+
+def parse_decoder_hidden_sizes(
+    ctx: click.Context, param: click.Parameter, value: str
+) -> tuple[int, ...]:
+    """'' -> () (the decoder mirrors the encoder), else like `parse_hidden_sizes`."""
+    return parse_hidden_sizes(ctx, param, value) if value else ()
 
 
 def prepare_out_dir(out_dir: Path) -> None:
@@ -119,8 +128,22 @@ def prepare_out_dir(out_dir: Path) -> None:
     default=",".join(map(str, ModelConfig.hidden_sizes)),
     show_default=True,
     callback=parse_hidden_sizes,
-    help=f"Encoder hidden sizes, comma-separated, each at most {MAX_LAYER_SIZE}; "
-    "the decoder mirrors them.",
+    help=f"Encoder hidden sizes, comma-separated, each at most {MAX_LAYER_SIZE}.",
+)
+@click.option(
+    "--decoder-hidden",
+    default="",
+    callback=parse_decoder_hidden_sizes,
+    help="Decoder hidden sizes from the latent code outwards, comma-separated "
+    "(default: --hidden reversed). Only the decoder ships to a device that generates.",
+)
+@click.option(
+    "--iwae-samples",
+    type=click.IntRange(min=1, max=MAX_IWAE_SAMPLES),
+    default=TrainOptions.iwae_samples,
+    show_default=True,
+    help="Training objective: 1 is the ELBO; k > 1 the importance-weighted bound with k "
+    "latent samples per image (IWAE), k times the decoder's work per step.",
 )
 @click.option(
     "--seed",
@@ -145,6 +168,13 @@ def prepare_out_dir(out_dir: Path) -> None:
     "on a finished run, redraw its figures.",
 )
 @click.option(
+    "--init-from",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Start from this run's (or checkpoint file's) weights and model shape instead of "
+    "random ones, and train them with this command's options and a fresh optimizer.",
+)
+@click.option(
     "--device",
     default="auto",
     show_default=True,
@@ -160,10 +190,13 @@ def train(
     input_flip: float,
     latent_dim: int,
     hidden: tuple[int, ...],
+    decoder_hidden: tuple[int, ...],
+    iwae_samples: int,
     seed: int,
     data_dir: Path | None,
     out_dir: Path,
     resume: bool,
+    init_from: Path | None,
     device: str,
     quiet: bool,
 ) -> None:
@@ -176,7 +209,9 @@ def train(
 
     checkpoint_file = out_dir / checkpoint_module.CHECKPOINT_NAME
     try:
-        config = ModelConfig(latent_dim=latent_dim, hidden_sizes=hidden)
+        config = ModelConfig(
+            latent_dim=latent_dim, hidden_sizes=hidden, decoder_hidden_sizes=decoder_hidden
+        )
         options = TrainOptions(
             epochs=epochs,
             batch_size=batch_size,
@@ -184,10 +219,12 @@ def train(
             lr_schedule=lr_schedule,
             kl_warmup=kl_warmup,
             input_flip=input_flip,
+            iwae_samples=iwae_samples,
             seed=seed,
             device=device,
         )
         training.resolve_device(device)
+        start = None if init_from is None else load_start(checkpoint_module, init_from, resume)
         if resume:  # settings are checked before the data load; again under the lock
             load_resumed_run(checkpoint_module, training, out_dir, options)
         elif checkpoint_file.exists():
@@ -222,10 +259,12 @@ def train(
                     return
             elif checkpoint_file.exists():  # another run started there while data loaded
                 raise click.ClickException(f"--out {out_dir} already holds a checkpoint")
-            shown = resume_from.config if resume_from else config
+            source = resume_from or start  # the checkpoint whose shape the run has, if any
+            shown = source.config if source is not None else config
             layers = "-".join(map(str, (shown.input_dim, *shown.hidden_sizes, shown.latent_dim)))
+            decoder = "-".join(map(str, shown.decoder_sizes))
             click.echo(
-                f"{'resuming' if resume_from else 'training'} VAE {layers} on "
+                f"{'resuming' if resume_from else 'training'} VAE {layers}, decoder {decoder} on "
                 f"{len(train_images)} images (validation {len(validation_images)}) "
                 f"from {folder}; writing {out_dir}"
             )
@@ -236,6 +275,7 @@ def train(
                 config,
                 options,
                 resume_from=resume_from,
+                init_from=start,
                 show_progress=not quiet,
             )
             if result.interrupted:
@@ -252,6 +292,27 @@ def train(
     except VaeEdgeError as error:
         raise click.ClickException(first_line(error)) from None
     click.echo(f"wrote checkpoint.pt, history.json and {len(figures)} figures to {out_dir}")
+
+
+def load_start(checkpoint_module: ModuleType, init_from: Path, resume: bool) -> Checkpoint:
+    """The checkpoint `--init-from` names; its shape replaces the shape options."""
+    ctx = click.get_current_context()
+    shape_flags = {"latent_dim": "--latent-dim", "hidden": "--hidden"}
+    shape_flags["decoder_hidden"] = "--decoder-hidden"
+    given = [
+        flag
+        for name, flag in shape_flags.items()
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if resume or given:
+        raise click.ClickException(
+            f"--init-from takes the model shape from {init_from}; "
+            f"it cannot be combined with {', '.join(given) or '--resume'}"
+        )
+    try:
+        return checkpoint_module.load_checkpoint(init_from)
+    except checkpoint_module.CheckpointError as error:
+        raise click.ClickException(f"--init-from: {first_line(error)}") from None
 
 
 def load_resumed_run(
@@ -289,6 +350,7 @@ def check_resume_settings(checkpoint: Checkpoint, given: dict[str, object]) -> N
     stored = {
         "latent_dim": checkpoint.config.latent_dim,
         "hidden": checkpoint.config.hidden_sizes,
+        "decoder_hidden": checkpoint.config.decoder_hidden_sizes,
         # A checkpoint from before an option existed trained with that option's default.
         **{
             name: options.get(name, getattr(TrainOptions, name))

@@ -174,7 +174,7 @@ def training_summary(checkpoint: Checkpoint) -> dict[str, object]:
     The last history entry gives the final losses; a metric it lacks is left out rather
     than failing the export (an epoch-0 checkpoint has no history at all).
     """
-    summary: dict[str, object] = {"epochs": checkpoint.epoch, "options": checkpoint.options}
+    summary: dict[str, object] = checkpoint.lineage()
     if checkpoint.history:
         last = checkpoint.history[-1]
         summary.update({key: round(float(last[key]), 4) for key in TRAINING_METRICS if key in last})

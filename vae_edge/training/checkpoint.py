@@ -42,10 +42,20 @@ class Checkpoint:
     package_version: str = __version__
     # SHA-256 of the training and validation arrays; None in checkpoints from before.
     data_fingerprint: str | None = None
+    # For a run started from another run's weights (`vae-edge train --init-from`): that
+    # run's `lineage()`, so the manifest tells every stage the weights went through.
+    started_from: dict[str, Any] | None = None
 
     def train_options(self) -> TrainOptions:
         """The run's TrainOptions (an option added since takes its default)."""
         return TrainOptions(**self.options)
+
+    def lineage(self) -> dict[str, Any]:
+        """How these weights were trained: epochs and options, and what they started from."""
+        record: dict[str, Any] = {"epochs": self.epoch, "options": self.options}
+        if self.started_from is not None:
+            record["started_from"] = self.started_from
+        return record
 
     def save(self, path: str | Path) -> None:
         """Write the checkpoint to `path` atomically."""
@@ -60,6 +70,7 @@ class Checkpoint:
             "rng_state": self.rng_state,
             "history": self.history,
             "data_fingerprint": self.data_fingerprint,
+            "started_from": self.started_from,
         }
         # Serialized in memory first: torch.save reports a full disk as a RuntimeError,
         # a plain write as the OSError that `write_bytes_atomic` names the file by.
@@ -103,6 +114,7 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
             history=list(payload["history"]),
             package_version=str(payload["package_version"]),
             data_fingerprint=payload.get("data_fingerprint"),
+            started_from=payload.get("started_from"),
         )
         checkpoint.train_options()
     except (KeyError, TypeError, ValueError) as error:

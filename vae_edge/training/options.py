@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from vae_edge.errors import InputError
 
 LR_SCHEDULES = ("constant", "cosine")
+# IWAE training decodes this many samples per image at most: each costs a decoder pass.
+MAX_IWAE_SAMPLES = 1000
 # Denoising flips at most half of an image's pixels: more would invert it, not corrupt it.
 MAX_INPUT_FLIP = 0.5
 
@@ -31,6 +33,9 @@ class TrainOptions:
     # of its pixels flips with that rate before the encoder sees it; the loss still
     # reconstructs the clean image. 0 trains a plain VAE.
     input_flip: float = 0.0
+    # Training objective: 1 is the ELBO (closed-form KL); k > 1 the importance-weighted
+    # bound with k latent samples per image (IWAE, Burda et al. 2016).
+    iwae_samples: int = 1
     seed: int = 0
     device: str = "auto"
 
@@ -46,6 +51,12 @@ class TrainOptions:
             raise InputError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
         if not 0 <= self.input_flip <= MAX_INPUT_FLIP:
             raise InputError(f"input_flip must be in [0, {MAX_INPUT_FLIP}], got {self.input_flip}")
+        if not 1 <= self.iwae_samples <= MAX_IWAE_SAMPLES:
+            raise InputError(
+                f"iwae_samples must be 1 to {MAX_IWAE_SAMPLES}, got {self.iwae_samples}"
+            )
+        if self.iwae_samples > 1 and self.kl_warmup:
+            raise InputError("kl_warmup weighs the ELBO's KL term; use it with iwae_samples 1")
 
     def epoch_lr(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch`: constant, or cosine-decayed towards 0."""

@@ -27,7 +27,7 @@ from vae_edge.training.checkpoint import (
     CheckpointError,
     load_checkpoint,
 )
-from vae_edge.training.model import VAE, flip_pixels, loss_terms
+from vae_edge.training.model import VAE, flip_pixels, iwae_terms, loss_terms
 from vae_edge.training.options import TrainOptions
 
 HISTORY_NAME = "history.json"
@@ -180,6 +180,7 @@ def train(
     options: TrainOptions,
     *,
     resume_from: Checkpoint | None = None,
+    init_from: Checkpoint | None = None,
     log: Callable[[str], None] = click.echo,
     show_progress: bool = True,
 ) -> TrainResult:
@@ -191,6 +192,10 @@ def train(
     (see `resumed_options`). Ctrl-C stops the run between batches; the checkpoint of the
     last completed epoch stays usable for resuming. A loss that is no longer finite stops
     the run with `TrainingError`, the checkpoint keeping the last finite epoch.
+
+    With `init_from` (a new run only), the model takes that checkpoint's config and
+    weights and trains them on with `options` and a fresh optimizer: fine-tuning, for
+    example with another objective.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -204,8 +209,15 @@ def train(
                 "warning: the training or validation data differ from those the run was "
                 "trained on so far; the result will not match an uninterrupted run"
             )
+    started_from = None
+    if resume_from is not None:
+        started_from = resume_from.started_from
+    elif init_from is not None:
+        config, started_from = init_from.config, init_from.lineage()
     torch.manual_seed(options.seed)  # weight initialisation
     model = VAE(config).to(device)
+    if resume_from is None and init_from is not None:
+        model.load_state_dict(init_from.model_state)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.lr)
     generator = torch.Generator(device=device).manual_seed(options.seed)
     history: list[dict[str, float]] = []
@@ -232,6 +244,7 @@ def train(
             rng_state=generator.get_state(),
             history=history,
             data_fingerprint=fingerprint,
+            started_from=started_from,
         ).save(out_dir / CHECKPOINT_NAME)
         history_text = json.dumps(history, indent=2, allow_nan=False)
         write_text_atomic(out_dir / HISTORY_NAME, history_text + "\n")
@@ -256,6 +269,7 @@ def train(
                 epoch=epoch,
                 kl_weight=options.kl_weight(epoch),
                 input_flip=options.input_flip,
+                iwae_samples=options.iwae_samples,
                 show_progress=show_progress,
             )
             val_bce, val_kl = evaluate_loss(
@@ -305,13 +319,16 @@ def train_epoch(
     show_progress: bool = False,
     kl_weight: float = 1.0,
     input_flip: float = 0.0,
+    iwae_samples: int = 1,
     epoch: int = 1,
 ) -> tuple[float, float]:
     """One pass over `images` in a random order; returns mean per-image (BCE, KL).
 
     Raises `TrainingError` at the first batch whose loss is not finite (`epoch` names it).
 
-    The optimizer minimizes BCE + kl_weight * KL (kl_weight < 1 only during KL warm-up).
+    The optimizer minimizes BCE + kl_weight * KL (kl_weight < 1 only during KL warm-up),
+    or with `iwae_samples` > 1 the importance-weighted bound (`iwae_terms`); the returned
+    BCE and KL are the ELBO's terms either way.
     With `input_flip` > 0 the encoder sees corrupted images (`flip_pixels`) and the BCE
     is still taken against the clean ones: the denoising criterion.
     """
@@ -332,9 +349,13 @@ def train_epoch(
         for start in batch_starts:
             batch = images[order[start : start + batch_size]]
             seen_by_encoder = flip_pixels(batch, input_flip, generator) if input_flip else batch
-            bce, kl = loss_terms(batch, *model(seen_by_encoder, generator))
+            if iwae_samples > 1:
+                loss, bce, kl = iwae_terms(model, batch, seen_by_encoder, iwae_samples, generator)
+            else:
+                bce, kl = loss_terms(batch, *model(seen_by_encoder, generator))
+                loss = bce + kl_weight * kl
             optimizer.zero_grad(set_to_none=True)
-            (bce + kl_weight * kl).backward()
+            loss.backward()
             optimizer.step()
             batch_bce, batch_kl = bce.item(), kl.item()
             check_finite(epoch, "training", batch_bce, batch_kl)
