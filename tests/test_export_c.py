@@ -118,7 +118,11 @@ def test_example_matches_onnxruntime_on_1000_codes(request, build):
     result = run_example(request.getfixturevalue(build), z.tobytes())
     assert result.returncode == 0, result.stderr
     c_probs = np.frombuffer(result.stdout, dtype="<f4").reshape(N_CODES, 14, 14)
-    np.testing.assert_allclose(c_probs, model.decode(z), rtol=0, atol=C_TOLERANCES["float32"])
+    # The example decodes one code at a time; an int8 graph (the tiny model's) quantizes
+    # its activations with the range of the whole batch, so onnxruntime does the same.
+    expected = np.concatenate([model.decode(code[None]) for code in z])
+    tolerance = C_TOLERANCES[model.manifest.variant]
+    np.testing.assert_allclose(c_probs, expected, rtol=0, atol=tolerance)
 
 
 @pytest.mark.parametrize(("n_bytes", "n_codes"), [(3, 0), (64 + 1, 1), (64 + 4, 1), (64 + 7, 1)])
