@@ -24,6 +24,7 @@ from runtime_fixtures import build_model_dir, refresh_hashes
 from vae_edge import runtime
 from vae_edge.c_source import C_TOLERANCES
 from vae_edge.cli import main
+from vae_edge.config import ModelConfig
 
 N_CODES = 1000
 # Absolute paths of this machine that generated files must not carry.
@@ -348,3 +349,15 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, damage, fragments):
     one_line_error(invoke("--model", model_dir, "-o", out_dir), *fragments)
     assert not out_dir.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no scratch folder
+
+
+def test_a_decoder_shaped_apart_from_its_encoder_matches_onnxruntime(tmp_path):
+    config = ModelConfig(latent_dim=5, hidden_sizes=(12, 8), decoder_hidden_sizes=(20, 30))
+    model_dir, _ = build_model_dir(tmp_path / "model", config)
+    out_dir = export_and_build(tmp_path / "c", str(model_dir))
+    model = runtime.load(model_dir)
+    z = np.random.default_rng(1).standard_normal((64, 5)).astype("<f4")
+    result = run_example(out_dir, z.tobytes())
+    assert result.returncode == 0, result.stderr
+    c_probs = np.frombuffer(result.stdout, dtype="<f4").reshape(64, 14, 14)
+    np.testing.assert_allclose(c_probs, model.decode(z), rtol=0, atol=C_TOLERANCES["float32"])

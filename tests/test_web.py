@@ -334,7 +334,7 @@ def test_canvas_preprocessing_equals_the_python_runtime_on_noise(default_page):
 
 
 def test_page_reads_sizes_from_the_manifest(browser, tmp_path):
-    config = ModelConfig(latent_dim=5, hidden_sizes=(12, 8))
+    config = ModelConfig(latent_dim=5, hidden_sizes=(12, 8), decoder_hidden_sizes=(20,))
     model_dir, _ = build_model_dir(tmp_path / "model", config)
     with served_site(model_dir, tmp_path / "site") as url:
         page, problems = open_page(browser, url)
@@ -344,7 +344,7 @@ def test_page_reads_sizes_from_the_manifest(browser, tmp_path):
         expected = runtime.load(model_dir).decode(z).reshape(3, -1)
         np.testing.assert_allclose(probs.reshape(3, -1), expected, atol=ATOL, rtol=0)
         assert page.locator("#sliders input").count() == 5
-        assert "12, 8" in page.locator("#model-info").inner_text()
+        assert "encoder 12, 8, decoder 20" in page.locator("#model-info").inner_text()
         assert problems == []
 
 
