@@ -16,9 +16,13 @@ def write_report(
     title: str,
     rows: list[dict[str, Any]],
     extra: dict[str, Any],
-    results_dir: Path = RESULTS_DIR,
+    results_dir: Path | None = None,
 ) -> None:
-    """Print the machine and the table; write results/NAME.md and results/NAME.json."""
+    """Print the machine and the table; write results/NAME.md and results/NAME.json.
+
+    `results_dir` defaults to RESULTS_DIR as it is at the call, not at import (the smoke
+    tests point RESULTS_DIR at a temporary folder)."""
+    results_dir = RESULTS_DIR if results_dir is None else results_dir
     machine = machine_info()
     machine_line = ", ".join(f"{key} {value}" for key, value in machine.items())
     text = f"### {title}\n\n{machine_line}\n\n{markdown_table(rows)}\n"
