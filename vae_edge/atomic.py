@@ -13,13 +13,14 @@ from vae_edge.errors import OutputError
 
 # Temporaries (files and folders, `.NAME.PID.TOKEN.tmp`) carry the writing process's id,
 # so a later run can tell those of a process that died (kill -9) from those of one still
-# writing.
-_ORPHAN_NAME = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
+# writing. A folder set aside while another takes its place is `.NAME.PID.TOKEN.old`.
+_ORPHAN_NAME = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{8}\.(tmp|old)$")
+_TEMPORARY, _SET_ASIDE = "tmp", "old"
 
 
-def temporary_sibling(target: Path) -> Path:
+def temporary_sibling(target: Path, kind: str = _TEMPORARY) -> Path:
     """A hidden, unique name beside `target` (`.NAME.PID.RANDOM.tmp`) to build it under."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.{kind}")
 
 
 @contextlib.contextmanager
@@ -63,13 +64,26 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def is_orphan(path: Path) -> bool:
+    """Whether `path` is a temporary (or a set-aside folder) of a process that has ended."""
+    match = _ORPHAN_NAME.match(path.name)
+    return match is not None and not _process_alive(int(match.group(2)))
+
+
 def remove_orphans(folder: str | os.PathLike[str]) -> None:
-    """Delete temporaries in `folder` whose writing process no longer runs."""
+    """Delete temporaries in `folder` whose writing process no longer runs.
+
+    A folder that a swap killed between its two renames set aside (`replace_folder`) is
+    renamed back to its own name if nothing took that name since: the old folder returns.
+    """
     for path in Path(folder).glob(".*"):
-        match = _ORPHAN_NAME.match(path.name)
-        if not match or _process_alive(int(match.group(1))):
+        if not is_orphan(path):
             continue
-        if path.is_dir() and not path.is_symlink():
+        name, kind = _ORPHAN_NAME.match(path.name).group(1, 3)
+        if kind == _SET_ASIDE and not path.with_name(name).exists():
+            with contextlib.suppress(OSError):  # another cleanup was first
+                os.rename(path, path.with_name(name))
+        elif path.is_dir() and not path.is_symlink():
             import shutil  # here: most commands never clean up, and shutil is slow to import
 
             shutil.rmtree(path, ignore_errors=True)
@@ -110,12 +124,13 @@ def replace_folder(new: Path, target: Path) -> None:
     Where the kernel and file system can swap two paths in one step, `target` holds the
     complete old or the complete new folder at every instant. Elsewhere the old folder
     is renamed aside first, leaving `target` absent (never partial) for the instant
-    between two renames, and renamed back if the second rename fails.
+    between two renames, and renamed back if the second rename fails; a process killed
+    in that instant leaves it set aside for `remove_orphans` to put back.
     """
     if not target.exists():
         os.rename(new, target)
     elif not _exchange(new, target):
-        aside = new.with_name(new.name + ".old")
+        aside = temporary_sibling(target, _SET_ASIDE)
         os.rename(target, aside)
         try:
             os.rename(new, target)
