@@ -20,11 +20,13 @@ import pytest
 import torch
 from cli_checks import one_line_error
 from click.testing import CliRunner
+from full_disk import fill, small_tmpfs
 
 import vae_edge
 from vae_edge.cli import main
 from vae_edge.config import DEFAULT_ATOL
-from vae_edge.export import ExportError, export_model
+from vae_edge.errors import OutputError
+from vae_edge.export import export_model
 from vae_edge.export.onnx_export import RANDOM_OPS
 from vae_edge.export.validate import validate
 from vae_edge.runtime.manifest import read_manifest, sha256_file
@@ -273,7 +275,7 @@ def test_the_fallback_swap_restores_the_old_model_when_the_second_rename_fails(
         return real_rename(source, target)
 
     monkeypatch.setattr(os, "rename", failing_rename)
-    with pytest.raises(ExportError, match="folder is unchanged"):
+    with pytest.raises(OutputError, match=r"No space left on device.*is unchanged"):
         export_model(load_checkpoint(small_run), model_dir, atol=2e-5)
     assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
@@ -287,6 +289,17 @@ def test_export_refuses_to_replace_a_folder_holding_other_files(tmp_path, small_
     (tmp_path / "model" / "notes.txt").write_text("mine")
     one_line_error(invoke(small_run, "-o", tmp_path / "model", "--force"), "notes.txt")
     assert [p.name for p in (tmp_path / "model").iterdir()] == ["notes.txt"]
+
+
+def test_export_deletes_nothing_in_a_folder_that_holds_no_model(tmp_path, small_run, dead_pid):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    # Named like a temporary of a vae-edge process that has ended, but in the user's folder.
+    lookalike = folder / f".draft.{dead_pid}.0badc0de.tmp"
+    lookalike.write_text("also mine")
+    one_line_error(invoke(small_run, "-o", folder, "--force"), "notes.txt")
+    assert sorted(p.name for p in folder.iterdir()) == [lookalike.name, "notes.txt"]
 
 
 def test_export_removes_scratch_folders_of_killed_exports(tmp_path, small_run, dead_pid):
@@ -332,3 +345,18 @@ def test_ctrl_c_during_export_is_one_line_exit_130_and_leaves_nothing(tmp_path, 
     assert process.returncode == 130, output
     assert output.strip() == "interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_model(tmp_path, small_run):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        fill(disk, leave_bytes=20_000)  # room for a part of a model only
+        fresh = one_line_error(invoke(small_run, "-o", disk / "model"), "No space left on device")
+        assert fresh.startswith(f"Error: -o {disk / 'model'}: cannot write the model")
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+        (disk / "filler").unlink()
+        assert invoke(small_run, "-o", disk / "model").exit_code == 0
+        before = {p.name: p.read_bytes() for p in (disk / "model").iterdir()}
+        fill(disk, leave_bytes=20_000)
+        one_line_error(invoke(small_run, "-o", disk / "model", "--force"), "No space left")
+        assert {p.name: p.read_bytes() for p in (disk / "model").iterdir()} == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "model"]

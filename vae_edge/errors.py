@@ -31,3 +31,14 @@ def first_line(error: BaseException) -> str:
     """The first line of an error's message, or its type's name when the message is empty."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def os_reason(error: OSError) -> str:
+    """The system's words for a failed file operation ("No space left on device").
+
+    An `OutputError` that wraps the system's error gives that error's words, so a
+    message can name the file the user chose instead of a temporary one.
+    """
+    while isinstance(error, OutputError) and isinstance(error.__cause__, OSError):
+        error = error.__cause__
+    return error.strerror or first_line(error)

@@ -1,17 +1,16 @@
 """Export: a training checkpoint becomes a validated model folder for the runtime.
 
 `export_model` builds the complete new folder (graphs, then manifest) as a scratch
-sibling of the target, validates the graphs against PyTorch, optionally quantizes them,
-and only then swaps the scratch folder in for the target (`replace_folder`).
+sibling of the target (`atomic.building_folder`), validates the graphs against PyTorch,
+optionally quantizes them, and only then swaps the scratch folder in for the target.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from vae_edge.atomic import remove_orphans, replace_folder, temporary_sibling, write_text_atomic
-from vae_edge.errors import OutputError
+from vae_edge.atomic import building_folder, is_orphan
+from vae_edge.errors import OutputError, os_reason
 from vae_edge.export.onnx_export import (
     ExportError,
     build_manifest,
@@ -28,6 +27,7 @@ from vae_edge.runtime.manifest import (
     Manifest,
 )
 from vae_edge.training.checkpoint import Checkpoint, vae_from_checkpoint
+from vae_edge.training.model import VAE
 
 __all__ = ["DEFAULT_ATOL", "ORT_FORMAT_FILES", "QUANTIZATIONS", "ExportError", "export_model"]
 
@@ -59,55 +59,64 @@ def export_model(
     vae = vae_from_checkpoint(checkpoint)
     if model_dir.is_symlink():  # replace the folder it points to, not the link
         model_dir = model_dir.resolve()
-    remove_orphans(model_dir)  # e.g. the scratch folder of a train-classifier killed with -9
     check_replaceable(model_dir)
-    remove_orphans(model_dir.parent)  # scratch folders of exports killed with -9
-    scratch = temporary_sibling(model_dir)
     try:
-        scratch.mkdir()  # a plain mkdir: the folder gets the user's usual permissions
-    except OSError as error:
-        raise OutputError(f"-o {model_dir}: cannot write there ({error.strerror})") from None
-    try:
-        write_graphs(vae, scratch, opset)
-        results = [validate(scratch, vae, atol)]
-        if not results[0].passed:
-            raise ExportError(results[0].summary())
-        if quantize is not None:
-            for name in (ENCODER_NAME, DECODER_NAME):
-                quantize_graph(scratch / name, scratch / f"{quantize}-{name}", quantize)
-                (scratch / f"{quantize}-{name}").replace(scratch / name)
-            results.append(validate(scratch, vae, atol))
-            if not results[-1].finite:
-                raise ExportError(f"{quantize}: {results[-1].summary()}")
-        if ort_format:
-            write_ort_format(scratch)
-        # The float graphs' check is the one held to `atol`; the quantized graphs'
-        # differences are measured and recorded beside it, never as a failed check.
-        validation = results[0].to_dict()
-        if quantize is not None:
-            validation[quantize] = {
-                "worst_abs_difference": results[1].worst,
-                "held_to_tolerance": False,
-            }
-        manifest = build_manifest(scratch, checkpoint, quantize or "float32", validation)
-        write_text_atomic(scratch / MANIFEST_NAME, manifest.to_json())
-        try:
-            replace_folder(scratch, model_dir)
-        except OSError as error:
-            raise ExportError(
-                f"-o {model_dir}: cannot move the new model into place "
-                f"({error.strerror or error}); the folder is unchanged"
-            ) from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)  # after a swap: the old model
+        with building_folder(model_dir) as scratch:
+            manifest, results = _build(scratch, checkpoint, vae, opset, atol, quantize, ort_format)
+    except OSError as error:  # no space, no permission: the swap never happened
+        raise OutputError(
+            f"-o {model_dir}: cannot write the model ({os_reason(error)}); {model_dir} is unchanged"
+        ) from None
+    return manifest, results
+
+
+def _build(
+    scratch: Path,
+    checkpoint: Checkpoint,
+    vae: VAE,
+    opset: int | None,
+    atol: float,
+    quantize: str | None,
+    ort_format: bool,
+) -> tuple[Manifest, list[ValidationResult]]:
+    """Write and validate the model folder's files into the empty folder `scratch`."""
+    write_graphs(vae, scratch, opset)
+    results = [validate(scratch, vae, atol)]
+    if not results[0].passed:
+        raise ExportError(results[0].summary())
+    if quantize is not None:
+        for name in (ENCODER_NAME, DECODER_NAME):
+            quantize_graph(scratch / name, scratch / f"{quantize}-{name}", quantize)
+            (scratch / f"{quantize}-{name}").replace(scratch / name)
+        results.append(validate(scratch, vae, atol))
+        if not results[-1].finite:
+            raise ExportError(f"{quantize}: {results[-1].summary()}")
+    if ort_format:
+        write_ort_format(scratch)
+    # The float graphs' check is the one held to `atol`; the quantized graphs'
+    # differences are measured and recorded beside it, never as a failed check.
+    validation = results[0].to_dict()
+    if quantize is not None:
+        validation[quantize] = {
+            "worst_abs_difference": results[1].worst,
+            "held_to_tolerance": False,
+        }
+    manifest = build_manifest(scratch, checkpoint, quantize or "float32", validation)
+    (scratch / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return manifest, results
 
 
 def check_replaceable(model_dir: Path) -> None:
-    """Refuse to replace a folder that holds anything besides a model's own files."""
+    """Refuse to replace a folder that holds anything besides a model's own files.
+
+    Temporaries that vae-edge processes which have ended left inside (a train-classifier
+    killed with -9) are a model folder's own; they go with the old folder.
+    """
     if not model_dir.is_dir():
         return
-    others = sorted(p.name for p in model_dir.iterdir() if p.name not in MODEL_FILES)
+    others = sorted(
+        p.name for p in model_dir.iterdir() if p.name not in MODEL_FILES and not is_orphan(p)
+    )
     if others:
         raise ExportError(
             f"-o {model_dir} holds files that are not part of a model ({others[0]}, ...); "
