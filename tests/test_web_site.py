@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from blocked_imports import HEAVY, run_blocked
 from cli_checks import one_line_error
 from click.testing import CliRunner
+from full_disk import fill, small_tmpfs
 
 from benchmarks.chromium import NPM_HINT, NPM_ORT_DIST
 from vae_edge.cli import main
@@ -242,31 +244,75 @@ def test_port_in_use_is_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_serve_option_builds_then_serves_on_localhost(tmp_path):
-    site = tmp_path / "site"
-    command = [
-        sys.executable,
-        "-c",
-        "from vae_edge.cli import main; main()",
-        "web",
-        "-o",
-        str(site),
-    ]
-    process = subprocess.Popen(
-        [*command, "--serve", "--port", "0"],
+def vae_edge_process(*args: str, before: str = "") -> subprocess.Popen:
+    """`vae-edge ARGS` in a new interpreter that first runs the Python code `before`."""
+    code = f"{before}\nfrom vae_edge.cli import main\nmain()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_serve_option_builds_then_serves_on_localhost_until_ctrl_c(tmp_path):
+    site = tmp_path / "site"
+    process = vae_edge_process("web", "-o", str(site), "--serve", "--port", "0")
     try:
         assert process.stdout.readline().startswith(f"wrote the site to {site}")
         served = process.stdout.readline()
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", served).group(1)
         with urllib.request.urlopen(url + f"{MODEL_FOLDER}/decoder.onnx") as response:
             assert response.read() == (DEFAULT_MODEL_DIR / "decoder.onnx").read_bytes()
+        process.send_signal(signal.SIGINT)
+        output, errors = process.communicate(timeout=30)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        process.kill()
+    assert process.returncode == 130, errors
+    assert output == ""
+    assert errors.endswith('"GET /model/decoder.onnx HTTP/1.1" 200 -\ninterrupted\n')
+    assert (site / MODEL_FOLDER / "decoder.onnx").is_file()
+
+
+# Ctrl-C's KeyboardInterrupt (signal.default_int_handler), raised by a timer signal 50 ms
+# into the initialisation of onnxruntime's compiled module (~0.15 s): a timer, not another
+# process, so that it lands there however loaded the machine is.
+INTERRUPT_ORT_INIT = """
+import signal, sys
+signal.signal(signal.SIGALRM, signal.default_int_handler)
+class InterruptOrtInit:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "onnxruntime.capi.onnxruntime_pybind11_state":
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+sys.meta_path.insert(0, InterruptOrtInit)
+"""
+
+
+@pytest.mark.parametrize("command", ["web", "generate"])
+def test_ctrl_c_while_onnxruntime_initialises_is_one_line_and_status_130(tmp_path, command):
+    # It surfaced as "ImportError: initialization failed", a traceback and status 1.
+    output = {"web": "site", "generate": "grid.png"}[command]
+    process = vae_edge_process(command, "-o", str(tmp_path / output), before=INTERRUPT_ORT_INIT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130, errors
+    assert errors == "interrupted\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_site(tmp_path):
+    with small_tmpfs(tmp_path / "disk", "4m") as disk:
+        site = disk / "site"
+        fill(disk, leave_bytes=200_000)  # less than the default model's graphs
+        one_line_error(build("-o", str(site)), f"-o {site}: cannot write the site (No space")
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+        (disk / "filler").unlink()
+        assert build("-o", str(site)).exit_code == 0
+        before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+        fill(disk, leave_bytes=200_000)
+        one_line_error(build("-o", str(site), "--force"), "No space left on device")
+        assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "site"]
 
 
 def test_site_builds_in_an_interpreter_without_torch(tmp_path):

@@ -58,9 +58,25 @@ class VaeEdgeGroup(click.Group):
         except click.UsageError as error:
             error.ctx = None
             raise
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, ImportError) as error:
+            if not interrupted(error):
+                raise
             click.echo("interrupted", err=True)
             ctx.exit(INTERRUPTED_STATUS)
+
+
+def interrupted(error: BaseException | None) -> bool:
+    """Whether Ctrl-C lies behind `error`.
+
+    A Ctrl-C while a C extension initialises (onnxruntime, imported when a command first
+    needs it) comes out as `ImportError: initialization failed` caused by the
+    `KeyboardInterrupt`.
+    """
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 @click.group(cls=VaeEdgeGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -66,9 +66,7 @@ def web(
         server.serve_forever()
     except VaeEdgeError as error:
         raise click.ClickException(first_line(error)) from None
-    except KeyboardInterrupt:
-        click.echo("stopped")
-    finally:
+    finally:  # Ctrl-C ends the command (status 130) through here
         if server is not None:
             server.server_close()
 
