@@ -209,6 +209,7 @@ def refresh_hashes(model_dir: Path) -> None:
     """
     manifest_path = model_dir / MANIFEST_NAME
     data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    for part in ("encoder", "decoder"):
-        data[part]["sha256"] = sha256_file(model_dir / data[part]["file"])
+    for part in ("encoder", "decoder", "classifier"):
+        if part in data:
+            data[part]["sha256"] = sha256_file(model_dir / data[part]["file"])
     manifest_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from cli_checks import one_line_error
+from click.testing import CliRunner
 from onnx import helper, numpy_helper
 from runtime_fixtures import (
     SMALL_CONFIG,
@@ -20,7 +25,8 @@ from runtime_fixtures import (
 
 import vae_edge
 from vae_edge import runtime
-from vae_edge.config import ModelConfig
+from vae_edge.cli import main
+from vae_edge.config import MAX_THREADS, ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.models import bundled_model_names
 from vae_edge.runtime import DEFAULT_MODEL_DIR, Manifest, ModelFileError
@@ -183,10 +189,14 @@ def test_model_describes_itself_from_the_manifest(model, built):
     assert "latent_dim=4" in repr(model)
 
 
-@pytest.mark.parametrize("threads", [0, -2, 1.5, True])
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, MAX_THREADS + 1, 10**6])
 def test_load_rejects_a_bad_thread_count(built, threads):
     with pytest.raises(ValueError, match="threads"):
-        runtime.load(built[0], threads=threads)
+        runtime.load(built[0], threads=threads, lazy=True)
+
+
+def test_load_takes_up_to_max_threads(built):
+    assert runtime.load(built[0], threads=MAX_THREADS, lazy=True).latent_dim == LATENT
 
 
 def test_missing_folder_is_named(tmp_path):
@@ -477,3 +487,83 @@ def test_float32_inputs_the_quick_check_cannot_settle_are_still_accepted(model):
     assert np.array_equal(model.encode(images)[0], model.encode(images.astype(np.float64))[0])
     z = np.full((1, LATENT), 1e30, np.float32)
     assert np.array_equal(model.decode(z), model.decode(z.astype(np.float64)))
+
+
+def first_rows_only(model_dir: Path, graph_name: str, rows: int) -> None:
+    """Make the graph return only the first `rows` rows of each output, whatever the batch."""
+    path = model_dir / graph_name
+    graph = onnx.load(str(path))
+    outputs = {output.name for output in graph.graph.output}
+    for node in graph.graph.node:
+        node.input[:] = [f"{name}_all" if name in outputs else name for name in node.input]
+        node.output[:] = [f"{name}_all" if name in outputs else name for name in node.output]
+    graph.graph.initializer.append(numpy_helper.from_array(np.array([0]), "first"))
+    graph.graph.initializer.append(numpy_helper.from_array(np.array([rows]), "last"))
+    graph.graph.node.extend(
+        helper.make_node("Slice", [f"{name}_all", "first", "last"], [name]) for name in outputs
+    )
+    onnx.save(graph, str(path))
+    refresh_hashes(model_dir)
+
+
+def test_a_graph_that_returns_fewer_rows_than_it_was_given_is_refused(model_copy):
+    # Rows 0-1 only: the load check's batch of 2 comes back whole.
+    first_rows_only(model_copy, "decoder.onnx", 2)
+    first_rows_only(model_copy, "encoder.onnx", 2)
+    model = runtime.load(model_copy)
+    message = r"\.onnx: output '{}' comes back with shape \(2, {}\) for a batch of 5"
+    with pytest.raises(ModelFileError, match="decoder" + message.format("probs", 196)):
+        model.decode(latent_codes(5))
+    with pytest.raises(ModelFileError, match="encoder" + message.format("mu", LATENT)):
+        model.encode(binary_images(5))
+    with pytest.raises(ModelFileError, match="decoder" + message.format("probs", 196)):
+        model.generate(5)
+
+
+def scale_classifier_output(model_dir: Path, factor: float) -> None:
+    """Multiply the classifier's probabilities by `factor` (1.015: up to 1.015)."""
+    path = model_dir / "classifier.onnx"
+    graph = onnx.load(str(path))
+    (output,) = graph.graph.output
+    for node in graph.graph.node:
+        node.output[:] = ["raw" if name == output.name else name for name in node.output]
+    factor_array = np.array(factor, dtype=np.float32)
+    graph.graph.initializer.append(numpy_helper.from_array(factor_array, "factor"))
+    graph.graph.node.append(helper.make_node("Mul", ["raw", "factor"], [output.name]))
+    onnx.save(graph, str(path))
+    refresh_hashes(model_dir)
+
+
+def test_a_classifier_whose_outputs_are_not_probabilities_is_refused(tmp_path):
+    model_dir = shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "model")
+    scale_classifier_output(model_dir, 1.015)
+    message = r"classifier\.onnx: output 'probabilities' holds no probabilities"
+    with pytest.raises(ModelFileError, match=message):
+        runtime.load(model_dir)
+    with pytest.raises(ModelFileError, match=message):
+        runtime.load(model_dir, lazy=True).classify(binary_images(3))
+    one_line_error(CliRunner().invoke(main, ["info", "--model", str(model_dir)]), "classifier.onnx")
+
+
+def test_a_batch_too_large_for_memory_says_so(built):
+    # A real allocation failure: the address space is limited to 1 GiB, and the decoder's
+    # outputs for 2,000,000 codes need 3 GB.
+    script = f"""
+        import resource
+        import numpy as np
+        from vae_edge import runtime
+        from vae_edge.errors import OutOfMemoryError
+
+        model = runtime.load({str(built[0])!r})
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+        try:
+            model.decode(np.zeros((2_000_000, {LATENT}), np.float32))
+        except OutOfMemoryError as error:
+            print(error)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "decoder.onnx: not enough memory to run it on a batch of 2,000,000" in result.stdout
+    assert result.stderr == ""  # no log lines of onnxruntime's own

@@ -29,6 +29,10 @@ SPLITS: tuple[Split, ...] = get_args(Split)
 # and the weight quantizations offered beside float32.
 DEFAULT_ATOL = 1e-5
 QUANTIZATIONS = ("int8",)
+# onnxruntime threads per graph at most (`runtime.load(threads=)`, `--threads`): thousands
+# never finish starting or stopping (10**6 took 6.4 GB and no result in 120 s), and these
+# tiny graphs gain nothing from that many.
+MAX_THREADS = 256
 
 
 def check_hidden_sizes(sizes: tuple[int, ...]) -> None:

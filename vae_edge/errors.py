@@ -27,6 +27,10 @@ def install_hint(extra: str) -> str:
     return f'in the vae-edge project folder: pip install -c constraints.txt -e ".[{extra}]"'
 
 
+class OutOfMemoryError(VaeEdgeError, MemoryError):
+    """A call needs more memory than the machine gives (a smaller batch may fit)."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an error's message, or its type's name when the message is empty."""
     lines = str(error).strip().splitlines()

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from vae_edge.atomic import temporary_sibling
+from vae_edge.config import MAX_THREADS
 from vae_edge.errors import InputError, VaeEdgeError, first_line, install_hint
 from vae_edge.training.options import MAX_INPUT_FLIP
 
@@ -62,11 +63,6 @@ def import_training_module(name: str) -> ModuleType:
         if error.name and error.name.split(".")[0] in {"torch", "onnx", "onnxscript", "matplotlib"}:
             raise click.ClickException(f"{TRAIN_EXTRA_HINT} ({error.name} is missing)") from None
         raise
-
-
-# onnxruntime threads per graph at most: thousands never finish starting or stopping
-# (`--threads 10000` hung at exit), and these tiny graphs gain nothing from that many.
-MAX_THREADS = 256
 
 
 MODEL_DIR_OPTION = click.option(

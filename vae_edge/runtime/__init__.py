@@ -10,7 +10,9 @@
     again = model.reconstruct(x[None])      # [1, 14, 14]
 
 Every problem with a model folder is a `ModelFileError` (a `ValueError`) naming the file;
-bad arrays and arguments are `InputError`s (also `ValueError`s) that say what was expected.
+bad arrays and arguments are `InputError`s (also `ValueError`s) that say what was expected;
+a batch too large for the machine's memory is an `OutOfMemoryError` (a `MemoryError`).
+The three live in `vae_edge.errors`.
 """
 
 from __future__ import annotations

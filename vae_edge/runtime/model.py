@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import onnxruntime as ort
 
-from vae_edge.config import DIGIT_CONFIDENCE, ModelConfig
+from vae_edge.config import DIGIT_CONFIDENCE, MAX_THREADS, ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.runtime.arrays import as_batch, non_negative_int, positive_int
 from vae_edge.runtime.folders import resolve_model_dir
@@ -74,7 +74,9 @@ class VAEModel:
     Inputs are batches: images [B, 196] or [B, 14, 14] with values in [0, 1], latent codes
     [B, latent_dim]; B >= 1. Any real dtype (bool, int, float) is converted to float32.
     A wrong shape, NaN or infinity raises `InputError` (a `ValueError`) saying what was
-    expected; a graph that fails or answers in the wrong shape raises `ModelFileError`.
+    expected; a graph that fails, or answers in the wrong shape (rows included) or with
+    class probabilities that are none, raises `ModelFileError`; a batch too large for the
+    machine's memory raises `OutOfMemoryError` (a `MemoryError`).
     Outputs are float32. One model may be called from many threads at once (onnxruntime
     sessions allow concurrent runs, and the model keeps no state between calls).
     """
@@ -94,17 +96,28 @@ class VAEModel:
         self.image_side = self.config.image_side
         pixels, latent = self.config.input_dim, self.latent_dim
 
-        def session(entry: GraphEntry, widths: dict[str, int]) -> GraphSession:
+        def session(
+            entry: GraphEntry, widths: dict[str, int], distributions: tuple[str, ...] = ()
+        ) -> GraphSession:
             source = str(model_dir / entry.file)
             read = functools.partial(read_graph, model_dir, entry)
-            return GraphSession(read, source, entry, widths, options, providers, lazy=lazy)
+            return GraphSession(
+                read,
+                source,
+                entry,
+                widths,
+                options,
+                providers,
+                distributions=distributions,
+                lazy=lazy,
+            )
 
         self._encoder = session(manifest.encoder, {IMAGE: pixels, MU: latent, LOGVAR: latent})
         self._decoder = session(manifest.decoder, {Z: latent, PROBS: pixels, LOGITS: pixels})
         self._classifier = None
         if manifest.classifier is not None:
             widths = {CODE: latent, CLASS_PROBS: N_CLASSES}
-            self._classifier = session(manifest.classifier, widths)
+            self._classifier = session(manifest.classifier, widths, distributions=(CLASS_PROBS,))
         self.has_classifier = self._classifier is not None
         recipe = manifest.training.get("classifier", {})
         self.digit_confidence = float(recipe.get("digit_confidence", DIGIT_CONFIDENCE))
@@ -253,8 +266,8 @@ def load(
     onnxruntime's own settings pass through: `providers` (default CPU only) and
     `session_options` (an `onnxruntime.SessionOptions`, used as given). Without
     `session_options` the runtime's defaults apply: `threads` intra-op threads per graph
-    (default `DEFAULT_THREADS`, 1: the fastest for these tiny graphs at small batches),
-    no spinning, errors-only logging.
+    (default `DEFAULT_THREADS`, 1: the fastest for these tiny graphs at small batches; at
+    most `MAX_THREADS`), no spinning, none of onnxruntime's own log lines.
 
     With `lazy`, each graph is read, checked and opened only when a call first needs it,
     so a model that only generates never holds the encoder's or the classifier's session
@@ -268,6 +281,8 @@ def load(
             f"session_options must be an onnxruntime.SessionOptions, got {session_options!r}"
         )
     threads = DEFAULT_THREADS if threads is None else positive_int(threads, "threads")
+    if threads > MAX_THREADS:
+        raise InputError(f"threads must be 1 to {MAX_THREADS}, got {threads}")
     providers = check_providers(DEFAULT_PROVIDERS if providers is None else providers)
     options = default_session_options(threads) if session_options is None else session_options
     model_dir = resolve_model_dir(model_dir)
