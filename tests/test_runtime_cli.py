@@ -305,6 +305,7 @@ def test_commands_open_only_the_graphs_they_run(tmp_path, model_dir, digits):
         (["interpolate", "{digit}", "{digit}", "--steps", str(10**9)], ["50,000,000"]),
         (["generate", "--threads", "10000"], ["--threads"]),
         (["bench", "--seconds", "inf"], ["--seconds"]),
+        (["bench", "--seconds", "nan"], ["--seconds", "not a finite number"]),
         (["evaluate", "--seed", "-1"], ["--seed"]),
         (["generate", "--seed", str(2**63)], ["--seed"]),
         (["reconstruct", "{tmp}/fifo", "-o", "{tmp}/r.png"], ["fifo", "not an image"]),

@@ -21,6 +21,7 @@ from vae_edge.cli.options import (
     DATA_DIR_OPTION,
     MODEL_DIR_OPTION,
     SEED_RANGE,
+    FiniteFloatRange,
     model_command,
     output_path,
 )
@@ -330,7 +331,7 @@ def evaluate(
 @MODEL_DIR_OPTION
 @click.option(
     "--seconds",
-    type=click.FloatRange(min=0.05, max=60),
+    type=FiniteFloatRange(min=0.05, max=60),
     default=1.0,
     show_default=True,
     help="Timing per measurement, 0.05 to 60 seconds.",
