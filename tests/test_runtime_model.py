@@ -312,6 +312,16 @@ def test_graph_files_outside_the_model_folder_are_refused(model_copy, file):
         runtime.load(model_copy)
 
 
+def test_a_manifest_of_an_unknown_format_version_is_refused_in_one_line(model_copy):
+    manifest = model_copy / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 2}))
+    message = "manifest.json: .*format_version 2 is not supported"
+    with pytest.raises(ModelFileError, match=message):
+        runtime.load(model_copy)
+    result = CliRunner().invoke(main, ["info", "--model", str(model_copy)])
+    one_line_error(result, "manifest.json", "format_version 2")
+
+
 def test_latent_size_in_the_manifest_must_match_the_graphs(model_copy):
     manifest_path = model_copy / "manifest.json"
     data = json.loads(manifest_path.read_text())

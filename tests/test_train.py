@@ -500,6 +500,56 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_for_resume_and_export(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+def resume_and_export(run: Path, tmp_path: Path, mnist_dir: Path) -> tuple:
+    """The results of `train --resume` on `run` and of `export` of it."""
+    resume = ["train", "--resume", "--data-dir", str(mnist_dir), "--out", str(run)]
+    export = ["export", str(run), "-o", str(tmp_path / "model")]
+    return CliRunner().invoke(main, resume), CliRunner().invoke(main, export)
+
+
+@pytest.mark.parametrize(
+    ("history", "fragment"),
+    [
+        ("x", "history is str, expected a list"),
+        ([1, 2], "history entry 0 is 1, expected a dict"),
+        ("nan", "history entry 1: train_kl is nan"),
+        ("missing", "history entry 1: seconds is None"),
+    ],
+)
+def test_a_checkpoint_with_a_malformed_history_is_one_line_for_resume_and_export(
+    tmp_path, small_run, mnist_dir, history, fragment
+):
+    checkpoint = load_checkpoint(small_run)
+    first, last = checkpoint.history
+    if history == "nan":
+        history = [first, {**last, "train_kl": float("nan")}]
+    elif history == "missing":
+        history = [first, {key: value for key, value in last.items() if key != "seconds"}]
+    run = tmp_path / "run"
+    run.mkdir()
+    dataclasses.replace(checkpoint, history=history).save(run / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match="malformed checkpoint"):
+        load_checkpoint(run)
+    resumed, exported = resume_and_export(run, tmp_path, mnist_dir)
+    one_line_error(resumed, "--resume", "checkpoint.pt", fragment)
+    one_line_error(exported, "checkpoint.pt", fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert [p.name for p in run.iterdir()] == ["checkpoint.pt"]  # no figure redrawn
+
+
+def test_a_checkpoint_of_an_unknown_format_is_one_line_for_resume_and_export(
+    tmp_path, small_run, mnist_dir
+):
+    payload = torch.load(small_run / "checkpoint.pt", weights_only=True)
+    payload["format"] = 2
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(payload, run / "checkpoint.pt")
+    for result in resume_and_export(run, tmp_path, mnist_dir):
+        one_line_error(result, "checkpoint.pt: checkpoint format 2 is not one this vae-edge")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_path, small_mnist_dir):
     # A real write failure: the process may not write files beyond 4 KiB (EFBIG, as a
     # full disk gives ENOSPC), and ignores the SIGXFSZ that would otherwise kill it.

@@ -7,6 +7,8 @@ to run code and is never seen half-written.
 from __future__ import annotations
 
 import io
+import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,15 @@ from vae_edge.training.options import TrainOptions
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
+# What a run's history records about each completed epoch (`train.epoch_record`).
+HISTORY_FIELDS = (
+    "epoch",
+    "train_reconstruction",
+    "train_kl",
+    "validation_reconstruction",
+    "validation_kl",
+    "seconds",
+)
 
 
 class CheckpointError(VaeEdgeError, ValueError):
@@ -101,8 +112,13 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
         raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a vae-edge checkpoint (format {CHECKPOINT_FORMAT})")
+    if not isinstance(payload, dict) or "format" not in payload:
+        raise CheckpointError(f"{path}: not a vae-edge checkpoint")
+    if payload["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {payload['format']!r} is not one this vae-edge "
+            f"{__version__} reads (format {CHECKPOINT_FORMAT})"
+        )
     try:
         checkpoint = Checkpoint(
             config=ModelConfig.from_dict(payload["config"]),
@@ -111,7 +127,7 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
             model_state=payload["model"],
             optimizer_state=payload["optimizer"],
             rng_state=payload["rng_state"],
-            history=list(payload["history"]),
+            history=_checked_history(payload["history"]),
             package_version=str(payload["package_version"]),
             data_fingerprint=payload.get("data_fingerprint"),
             started_from=payload.get("started_from"),
@@ -121,6 +137,21 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path}: malformed checkpoint ({error!r})") from None
     _check_fit(checkpoint, path)
     return checkpoint
+
+
+def _checked_history(history: object) -> list[dict[str, float]]:
+    """`history` if it is a list of epoch records: each field a finite number."""
+    if not isinstance(history, list):
+        raise TypeError(f"history is {type(history).__name__}, expected a list of epochs")
+    for index, entry in enumerate(history):
+        if not isinstance(entry, dict):
+            raise TypeError(f"history entry {index} is {entry!r:.40}, expected a dict")
+        for field in HISTORY_FIELDS:
+            value = entry.get(field)
+            is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            if not (is_number and math.isfinite(value)):
+                raise ValueError(f"history entry {index}: {field} is {value!r:.40}")
+    return history
 
 
 def _check_fit(checkpoint: Checkpoint, path: Path) -> None:

@@ -23,6 +23,7 @@ from vae_edge.config import ModelConfig
 from vae_edge.errors import InputError, VaeEdgeError, first_line
 from vae_edge.training.checkpoint import (
     CHECKPOINT_NAME,
+    HISTORY_FIELDS,
     Checkpoint,
     CheckpointError,
     load_checkpoint,
@@ -59,14 +60,7 @@ def epoch_record(
     epoch: int, train: tuple[float, float], validation: tuple[float, float], seconds: float
 ) -> dict[str, float]:
     """One entry of a run's history: (reconstruction, KL) on train and validation."""
-    return {
-        "epoch": epoch,
-        "train_reconstruction": train[0],
-        "train_kl": train[1],
-        "validation_reconstruction": validation[0],
-        "validation_kl": validation[1],
-        "seconds": seconds,
-    }
+    return dict(zip(HISTORY_FIELDS, (epoch, *train, *validation, seconds), strict=True))
 
 
 def data_fingerprint(*arrays: np.ndarray) -> str:
