@@ -20,7 +20,7 @@ from cli_checks import error_after_progress, one_line_error
 from click.testing import CliRunner
 from PIL import Image
 
-from vae_edge.cli import main
+from vae_edge.cli import main, training_commands
 from vae_edge.config import ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.mnist import load_split
@@ -251,6 +251,34 @@ def test_a_second_train_into_a_locked_run_folder_fails_in_one_line(tmp_path, sma
         )
         assert f"pid {os.getpid()}" in one_line_error(result, "another vae-edge train")
     assert not (out / "checkpoint.pt").exists()
+
+
+def test_a_second_train_fails_on_the_lock_before_loading_any_data(tmp_path, mnist_dir):
+    broken = shutil.copytree(mnist_dir, tmp_path / "broken")
+    (broken / "train-images-idx3-ubyte.gz").write_bytes(b"not MNIST")
+    out = tmp_path / "run"
+    out.mkdir()
+    with train_module.lock_run_folder(out):
+        result = CliRunner().invoke(main, ["train", "--data-dir", str(broken), "--out", str(out)])
+        one_line_error(result, "another vae-edge train")  # not the data's error
+
+
+def test_bad_data_remove_the_folders_train_made_and_only_those(tmp_path, mnist_dir):
+    broken = shutil.copytree(mnist_dir, tmp_path / "broken")
+    (broken / "train-images-idx3-ubyte.gz").write_bytes(b"not MNIST")
+    (tmp_path / "existing").mkdir()
+    for out in (tmp_path / "new" / "deep" / "run", tmp_path / "existing"):
+        result = CliRunner().invoke(main, ["train", "--data-dir", str(broken), "--out", str(out)])
+        one_line_error(result, "train-images-idx3-ubyte.gz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "existing"]
+    assert [p.name for p in (tmp_path / "existing").iterdir()] == [".vae-edge-train.lock"]
+
+
+def test_the_write_probe_is_named_for_its_own_process(tmp_path):
+    # A fixed name (.vae-edge-write-test) let two trains remove each other's probe.
+    (tmp_path / ".vae-edge-write-test").mkdir()  # e.g. another run's, mid-probe
+    assert training_commands.prepare_out_dir(tmp_path) is None
+    assert [p.name for p in tmp_path.iterdir()] == [".vae-edge-write-test"]
 
 
 def test_the_lock_removes_temporaries_of_dead_processes_only(tmp_path, dead_pid):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from vae_edge.atomic import temporary_sibling
 from vae_edge.cli.options import (
     DATA_DIR_OPTION,
     INPUT_FLIP_RANGE,
@@ -58,17 +59,35 @@ def parse_decoder_hidden_sizes(
     return parse_hidden_sizes(ctx, param, value) if value else ()
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create `out_dir` and make sure it can be written, or raise a one-line error."""
+def prepare_out_dir(out_dir: Path) -> Path | None:
+    """Create `out_dir` and make sure it can be written, or raise a one-line error.
+
+    Returns the topmost folder this made (`out_dir` or a parent), None if it existed.
+    The write probe has a name of its own (`temporary_sibling`): two runs probing one
+    folder at once never remove each other's.
+    """
+    made = [folder for folder in (*reversed(out_dir.parents), out_dir) if not folder.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".vae-edge-write-test"
+        probe = temporary_sibling(out_dir / "write-test")
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
         raise click.ClickException(
             f"--out {out_dir}: cannot write there ({error.strerror})"
         ) from None
+    return made[0] if made else None
+
+
+def remove_created(out_dir: Path, created: Path | None, lock_name: str) -> None:
+    """Remove what `prepare_out_dir` made (the folders up to `created`) and the lock file."""
+    if created is None:
+        return
+    (out_dir / lock_name).unlink(missing_ok=True)
+    for folder in (out_dir, *out_dir.parents):
+        folder.rmdir()  # empty: nothing but the lock file was ever written
+        if folder == created:
+            return
 
 
 @click.command()
@@ -232,16 +251,20 @@ def train(
                 f"--out {out_dir} already holds a checkpoint; pass --resume to continue it "
                 "or choose another --out"
             )
-        # The data are checked before --out is touched, so bad data leave no folder behind.
         folder = resolve_data_dir(data_dir)
-        train_images, _ = load_labeled_split(folder, "train")
-        validation_images, _ = load_labeled_split(folder, "validation")
     except VaeEdgeError as error:
         raise click.ClickException(first_line(error)) from None
 
-    prepare_out_dir(out_dir)
+    created = prepare_out_dir(out_dir)
     try:
         with training.lock_run_folder(out_dir):
+            # Under the lock: a second train into this folder fails before loading the data.
+            try:
+                train_images, _ = load_labeled_split(folder, "train")
+                validation_images, _ = load_labeled_split(folder, "validation")
+            except (VaeEdgeError, KeyboardInterrupt):  # bad data leave no run folder behind
+                remove_created(out_dir, created, training.LOCK_NAME)
+                raise
             resume_from = None
             if resume:
                 resume_from, options = load_resumed_run(
@@ -257,7 +280,7 @@ def train(
                         f"redrew its {len(figures)} figures"
                     )
                     return
-            elif checkpoint_file.exists():  # another run started there while data loaded
+            elif checkpoint_file.exists():  # another run finished there since the check above
                 raise click.ClickException(f"--out {out_dir} already holds a checkpoint")
             source = resume_from or start  # the checkpoint whose shape the run has, if any
             shown = source.config if source is not None else config
