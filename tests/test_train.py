@@ -104,6 +104,27 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path, small
     assert [e["train_kl"] for e in resumed.history] == [e["train_kl"] for e in straight.history]
 
 
+def test_kl_warmup_weighs_the_kl_term_less_in_the_first_epochs(tmp_path, small_data):
+    assert [TrainOptions(kl_warmup=4).kl_weight(epoch) for epoch in (1, 2, 4, 9)] == [
+        0.25,
+        0.5,
+        1.0,
+        1.0,
+    ]
+
+    def first_epoch(kl_warmup: int) -> dict[str, float]:
+        options = TrainOptions(epochs=1, batch_size=64, kl_warmup=kl_warmup)
+        run = tmp_path / f"warmup-{kl_warmup}"
+        train(*small_data, run, SMALL_CONFIG, options, log=lambda _: None, show_progress=False)
+        return load_checkpoint(run).history[0]
+
+    plain, warmed = first_epoch(0), first_epoch(1000)  # KL weight 1, then 0.001
+    # Barely held to the prior, the codes spread out: more KL, better reconstructions.
+    assert warmed["train_kl"] > 1.5 * plain["train_kl"]
+    assert warmed["validation_reconstruction"] < plain["validation_reconstruction"]
+    assert load_checkpoint(tmp_path / "warmup-1000").options["kl_warmup"] == 1000
+
+
 def test_resume_refuses_another_total_for_a_cosine_schedule(tmp_path, small_data):
     run_small(tmp_path, small_data, epochs=2)
     with pytest.raises(InputError, match="cosine"):
