@@ -291,6 +291,16 @@ def test_export_refuses_to_replace_a_folder_holding_other_files(tmp_path, small_
     assert [p.name for p in (tmp_path / "model").iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.parametrize("target", [".", "sub/..", "sub/../.."])
+def test_export_refuses_the_current_folder_or_one_above(tmp_path, small_run, monkeypatch, target):
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    one_line_error(invoke(small_run, "-o", target, "--force"), "a folder of its own")
+    assert [p.name for p in tmp_path.iterdir()] == ["work"]
+    assert [p.name for p in work.iterdir()] == ["sub"]
+
+
 def test_export_deletes_nothing_in_a_folder_that_holds_no_model(tmp_path, small_run, dead_pid):
     folder = tmp_path / "mine"
     folder.mkdir()

@@ -7,6 +7,7 @@ optionally quantizes them, and only then swaps the scratch folder in for the tar
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from vae_edge.atomic import building_folder, is_orphan
@@ -110,8 +111,15 @@ def check_replaceable(model_dir: Path) -> None:
     """Refuse to replace a folder that holds anything besides a model's own files.
 
     Temporaries that vae-edge processes which have ended left inside (a train-classifier
-    killed with -9) are a model folder's own; they go with the old folder.
+    killed with -9) are a model folder's own; they go with the old folder. The current
+    folder, or one above it, is never replaced.
     """
+    cwd = Path.cwd()
+    if Path(os.path.abspath(model_dir)) in (cwd, *cwd.parents):
+        raise ExportError(
+            f"-o {model_dir}: give the model a folder of its own, not the current folder "
+            "or one above it"
+        )
     if not model_dir.is_dir():
         return
     others = sorted(
