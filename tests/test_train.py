@@ -563,6 +563,8 @@ def resume_and_export(run: Path, tmp_path: Path, mnist_dir: Path) -> tuple:
         ([1, 2], "history entry 0 is 1, expected a dict"),
         ("nan", "history entry 1: train_kl is nan"),
         ("missing", "history entry 1: seconds is None"),
+        ("short", "history holds 1 epochs, the checkpoint 2"),
+        ("negative epoch", "epoch is -3, expected an integer >= 0"),
     ],
 )
 def test_a_checkpoint_with_a_malformed_history_is_one_line_for_resume_and_export(
@@ -574,6 +576,10 @@ def test_a_checkpoint_with_a_malformed_history_is_one_line_for_resume_and_export
         history = [first, {**last, "train_kl": float("nan")}]
     elif history == "missing":
         history = [first, {key: value for key, value in last.items() if key != "seconds"}]
+    elif history == "short":
+        history = [first]
+    elif history == "negative epoch":
+        checkpoint, history = dataclasses.replace(checkpoint, epoch=-3), []
     run = tmp_path / "run"
     run.mkdir()
     dataclasses.replace(checkpoint, history=history).save(run / "checkpoint.pt")

@@ -123,11 +123,11 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
         checkpoint = Checkpoint(
             config=ModelConfig.from_dict(payload["config"]),
             options=dict(payload["options"]),
-            epoch=int(payload["epoch"]),
+            epoch=_checked_epoch(payload["epoch"]),
             model_state=payload["model"],
             optimizer_state=payload["optimizer"],
             rng_state=payload["rng_state"],
-            history=_checked_history(payload["history"]),
+            history=_checked_history(payload["history"], payload["epoch"]),
             package_version=str(payload["package_version"]),
             data_fingerprint=payload.get("data_fingerprint"),
             started_from=payload.get("started_from"),
@@ -139,10 +139,19 @@ def load_checkpoint(run_or_checkpoint: str | Path) -> Checkpoint:
     return checkpoint
 
 
-def _checked_history(history: object) -> list[dict[str, float]]:
-    """`history` if it is a list of epoch records: each field a finite number."""
+def _checked_epoch(epoch: object) -> int:
+    """`epoch` if it is a count of completed epochs: an integer >= 0."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"epoch is {epoch!r:.40}, expected an integer >= 0")
+    return epoch
+
+
+def _checked_history(history: object, epochs: int) -> list[dict[str, float]]:
+    """`history` if it is a list of `epochs` epoch records: each field a finite number."""
     if not isinstance(history, list):
         raise TypeError(f"history is {type(history).__name__}, expected a list of epochs")
+    if len(history) != epochs:
+        raise ValueError(f"history holds {len(history)} epochs, the checkpoint {epochs}")
     for index, entry in enumerate(history):
         if not isinstance(entry, dict):
             raise TypeError(f"history entry {index} is {entry!r:.40}, expected a dict")
