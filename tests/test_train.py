@@ -274,8 +274,8 @@ def test_a_second_train_into_a_locked_run_folder_fails_in_one_line(tmp_path, sma
     assert not (out / "checkpoint.pt").exists()
 
 
-def test_a_second_train_fails_on_the_lock_before_loading_any_data(tmp_path, mnist_dir):
-    broken = shutil.copytree(mnist_dir, tmp_path / "broken")
+def test_a_second_train_fails_on_the_lock_before_loading_any_data(tmp_path, small_mnist_dir):
+    broken = shutil.copytree(small_mnist_dir, tmp_path / "broken")
     (broken / "train-images-idx3-ubyte.gz").write_bytes(b"not MNIST")
     out = tmp_path / "run"
     out.mkdir()
@@ -284,8 +284,8 @@ def test_a_second_train_fails_on_the_lock_before_loading_any_data(tmp_path, mnis
         one_line_error(result, "another vae-edge train")  # not the data's error
 
 
-def test_bad_data_remove_the_folders_train_made_and_only_those(tmp_path, mnist_dir):
-    broken = shutil.copytree(mnist_dir, tmp_path / "broken")
+def test_bad_data_remove_the_folders_train_made_and_only_those(tmp_path, small_mnist_dir):
+    broken = shutil.copytree(small_mnist_dir, tmp_path / "broken")
     (broken / "train-images-idx3-ubyte.gz").write_bytes(b"not MNIST")
     (tmp_path / "existing").mkdir()
     for out in (tmp_path / "new" / "deep" / "run", tmp_path / "existing"):
