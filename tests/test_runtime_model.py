@@ -577,3 +577,18 @@ def test_a_batch_too_large_for_memory_says_so(built):
     assert result.returncode == 0, result.stderr
     assert "decoder.onnx: not enough memory to run it on a batch of 2,000,000" in result.stdout
     assert result.stderr == ""  # no log lines of onnxruntime's own
+
+
+@pytest.mark.parametrize("classifier", ["x", 5, {"digit_confidence": "x"}, {"digit_confidence": 2}])
+def test_a_malformed_digit_confidence_in_the_manifest_is_named(tmp_path, classifier):
+    model_dir = shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "model")
+    manifest = model_dir / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["training"]["classifier"] = classifier
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match=r"manifest\.json: training\.classifier\.digit_conf"):
+        runtime.load(model_dir, lazy=True)
+    output = tmp_path / "g.png"
+    result = CliRunner().invoke(main, ["generate", "--model", str(model_dir), "-o", str(output)])
+    one_line_error(result, "digit_confidence", "expected a probability")
+    assert not output.exists()

@@ -119,8 +119,7 @@ class VAEModel:
             widths = {CODE: latent, CLASS_PROBS: N_CLASSES}
             self._classifier = session(manifest.classifier, widths, distributions=(CLASS_PROBS,))
         self.has_classifier = self._classifier is not None
-        recipe = manifest.training.get("classifier", {})
-        self.digit_confidence = float(recipe.get("digit_confidence", DIGIT_CONFIDENCE))
+        self.digit_confidence = _digit_confidence(manifest, model_dir / MANIFEST_NAME)
 
     def __repr__(self) -> str:
         return f"VAEModel({str(self.model_dir)!r}, latent_dim={self.latent_dim})"
@@ -247,6 +246,18 @@ class VAEModel:
         """Class probabilities [B, 10] of already checked float32 latent codes [B, latent_dim]."""
         self._need_classifier()
         return self._classifier.run(_CLASS_PROBS, {CODE: codes})[0]
+
+
+def _digit_confidence(manifest: Manifest, source: object) -> float:
+    """The manifest's `training.classifier.digit_confidence`, else `DIGIT_CONFIDENCE`."""
+    recipe = manifest.training.get("classifier", {})
+    value = recipe.get("digit_confidence", DIGIT_CONFIDENCE) if isinstance(recipe, dict) else recipe
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ModelFileError(
+            f"{source}: training.classifier.digit_confidence is {value!r:.40}, "
+            "expected a probability (a number from 0 to 1)"
+        )
+    return float(value)
 
 
 def load(
