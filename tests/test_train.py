@@ -605,6 +605,31 @@ def test_a_checkpoint_of_an_unknown_format_is_one_line_for_resume_and_export(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("kl_warmup", float("nan")),
+        ("kl_warmup", 1.5),
+        ("seed", float("nan")),
+        ("seed", -1),
+        ("seed", 2**64),
+        ("epochs", 2.5),
+        ("device", 5),
+    ],
+)
+def test_a_checkpoint_with_malformed_options_is_one_line_for_resume_and_export(
+    tmp_path, small_run, small_mnist_dir, option, value
+):
+    checkpoint = load_checkpoint(small_run)
+    run = tmp_path / "run"
+    run.mkdir()
+    options = {**checkpoint.options, option: value}
+    dataclasses.replace(checkpoint, options=options).save(run / "checkpoint.pt")
+    for result in resume_and_export(run, tmp_path, small_mnist_dir):
+        one_line_error(result, "checkpoint.pt: malformed checkpoint", option)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_path, small_mnist_dir):
     # A real write failure: the process may not write files beyond 4 KiB (EFBIG, as a
     # full disk gives ENOSPC), and ignores the SIGXFSZ that would otherwise kill it.

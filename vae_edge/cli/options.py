@@ -21,10 +21,8 @@ import click
 from vae_edge.atomic import temporary_sibling
 from vae_edge.config import MAX_THREADS
 from vae_edge.errors import InputError, VaeEdgeError, first_line, install_hint
-from vae_edge.training.options import MAX_INPUT_FLIP
+from vae_edge.training.options import MAX_INPUT_FLIP, MAX_SEED
 
-# Seeds reach torch.manual_seed, which takes at most a 64-bit value; numpy takes any size.
-MAX_SEED = 2**63 - 1
 SEED_RANGE = click.IntRange(min=0, max=MAX_SEED)
 
 DATA_DIR_OPTION = click.option(

@@ -13,6 +13,10 @@ LR_SCHEDULES = ("constant", "cosine")
 MAX_IWAE_SAMPLES = 1000
 # Denoising flips at most half of an image's pixels: more would invert it, not corrupt it.
 MAX_INPUT_FLIP = 0.5
+# Seeds reach torch.manual_seed, which takes at most a 64-bit value.
+MAX_SEED = 2**63 - 1
+# TrainOptions' integer fields and their least values.
+INTEGER_OPTIONS = {"epochs": 1, "batch_size": 1, "kl_warmup": 0, "seed": 0}
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int) -> float:
@@ -40,15 +44,19 @@ class TrainOptions:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        # Checked as strictly as the command line does: a checkpoint's options come here too.
+        for name, low in INTEGER_OPTIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.seed > MAX_SEED:
+            raise InputError(f"seed must be at most {MAX_SEED}, got {self.seed}")
+        if not isinstance(self.device, str):
+            raise InputError(f"device must be a name such as 'cpu', got {self.device!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise InputError(f"lr must be a positive finite number, got {self.lr}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise InputError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule}")
-        if self.kl_warmup < 0:
-            raise InputError(f"kl_warmup must be >= 0 epochs, got {self.kl_warmup}")
         if not 0 <= self.input_flip <= MAX_INPUT_FLIP:
             raise InputError(f"input_flip must be in [0, {MAX_INPUT_FLIP}], got {self.input_flip}")
         if not 1 <= self.iwae_samples <= MAX_IWAE_SAMPLES:
