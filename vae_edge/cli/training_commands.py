@@ -79,13 +79,15 @@ def prepare_out_dir(out_dir: Path) -> Path | None:
     return made[0] if made else None
 
 
-def remove_created(out_dir: Path, created: Path | None, lock_name: str) -> None:
-    """Remove what `prepare_out_dir` made (the folders up to `created`) and the lock file."""
+def remove_created(out_dir: Path, created: Path | None) -> None:
+    """Remove the folders `prepare_out_dir` made (up to `created`) while they are empty."""
     if created is None:
         return
-    (out_dir / lock_name).unlink(missing_ok=True)
     for folder in (out_dir, *out_dir.parents):
-        folder.rmdir()  # empty: nothing but the lock file was ever written
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: another run writes there
+            return
         if folder == created:
             return
 
@@ -256,15 +258,13 @@ def train(
         raise click.ClickException(first_line(error)) from None
 
     created = prepare_out_dir(out_dir)
+    loaded = False
     try:
         with training.lock_run_folder(out_dir):
             # Under the lock: a second train into this folder fails before loading the data.
-            try:
-                train_images, _ = load_labeled_split(folder, "train")
-                validation_images, _ = load_labeled_split(folder, "validation")
-            except (VaeEdgeError, KeyboardInterrupt):  # bad data leave no run folder behind
-                remove_created(out_dir, created, training.LOCK_NAME)
-                raise
+            train_images, _ = load_labeled_split(folder, "train")
+            validation_images, _ = load_labeled_split(folder, "validation")
+            loaded = True
             resume_from = None
             if resume:
                 resume_from, options = load_resumed_run(
@@ -314,6 +314,9 @@ def train(
                 ) from None
     except VaeEdgeError as error:
         raise click.ClickException(first_line(error)) from None
+    finally:
+        if not loaded:  # bad data (or Ctrl-C) leave no run folder behind
+            remove_created(out_dir, created)
     click.echo(f"wrote checkpoint.pt, history.json and {len(figures)} figures to {out_dir}")
 
 
