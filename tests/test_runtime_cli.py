@@ -170,8 +170,8 @@ def test_info_describes_the_model(model_dir):
     assert result.exit_code == 0, result.output
     manifest = runtime.read_manifest(model_dir)
     assert "latent size  5" in result.output
-    assert "hidden sizes 12, 8" in result.output
-    assert "196 - 12 - 8 - 5 (tanh)" in result.output
+    assert "hidden sizes 12, 8; decoder 8, 12" in result.output
+    assert "encoder 196 - 12 - 8 - 5, decoder 5 - 8 - 12 - 196 (tanh)" in result.output
     assert f"opset {OPSET}" in result.output and "float32" in result.output
     for entry in (manifest.encoder, manifest.decoder):
         size = (model_dir / entry.file).stat().st_size
