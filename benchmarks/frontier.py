@@ -13,8 +13,9 @@ best variant for each size budget (decoder file within 64 KiB: tiny; within 1 Mi
 default) is chosen by its validation bound; the test bound is only reported.
 
 Writes benchmarks/results/frontier.md/.json and docs/frontier.png (decoder bytes on a
-log axis, test NLL bound; float32 and int8 points). Evaluations are cached beside each
-exported folder, keyed by the decoder's SHA-256, K, seed and the images scored.
+log axis, test NLL bound, or validation with --validation-only; float32 and int8 points).
+Evaluations are cached beside each exported folder, keyed by the decoder's SHA-256, K,
+seed and the images scored.
 """
 
 from __future__ import annotations
@@ -191,8 +192,9 @@ def choose(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return chosen
 
 
-def plot_frontier(rows: list[dict[str, Any]], path: Path) -> None:
-    """Decoder bytes (log) against the test NLL bound, float32 and int8 points, the budgets."""
+def plot_frontier(rows: list[dict[str, Any]], path: Path, split: Split = "test") -> None:
+    """Decoder bytes (log) against `split`'s NLL bound, float32 and int8 points, the budgets."""
+    bound = f"{split} NLL bound"
     import matplotlib
 
     matplotlib.use("Agg")
@@ -203,14 +205,14 @@ def plot_frontier(rows: list[dict[str, Any]], path: Path) -> None:
         points = [row for row in rows if row["variant"] == variant]
         axes.scatter(
             [row["decoder bytes"] for row in points],
-            [row["test NLL bound"] for row in points],
+            [row[bound] for row in points],
             marker=marker,
             label=variant,
         )
         for row in points:
             axes.annotate(
                 row["candidate"],
-                (row["decoder bytes"], row["test NLL bound"]),
+                (row["decoder bytes"], row[bound]),
                 fontsize=7,
                 xytext=(4, 2),
                 textcoords="offset points",
@@ -220,7 +222,7 @@ def plot_frontier(rows: list[dict[str, Any]], path: Path) -> None:
         axes.text(limit, axes.get_ylim()[1], f" {budget} budget", fontsize=8, va="top")
     axes.set_xscale("log")
     axes.set_xlabel("decoder.onnx size (bytes, log scale)")
-    axes.set_ylabel("test NLL bound (nats, IWAE K=1000)")
+    axes.set_ylabel(f"{bound} (nats per image, IWAE)")
     axes.set_title("vae-edge: likelihood per byte of decoder (lower is better)")
     axes.legend(loc="upper right")
     axes.grid(True, which="both", alpha=0.3)
@@ -239,7 +241,7 @@ def main() -> None:
     parser.add_argument("--test-images", type=int, default=None, help="first N only (smoke)")
     parser.add_argument("--epochs", type=int, default=None, help="override (smoke)")
     parser.add_argument(
-        "--validation-only", action="store_true", help="choose, but skip the test split and figure"
+        "--validation-only", action="store_true", help="choose and plot without the test split"
     )
     parser.add_argument("--name", default="frontier", help="report name in --results-dir")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
@@ -297,8 +299,7 @@ def main() -> None:
         },
         results_dir=args.results_dir,
     )
-    if not args.validation_only:
-        plot_frontier(rows, args.figure)
+    plot_frontier(rows, args.figure, "validation" if args.validation_only else "test")
 
 
 if __name__ == "__main__":
