@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.report import RESULTS_DIR, write_report
+from benchmarks.report import write_report
 from vae_edge import runtime
 from vae_edge.atomic import atomic_path, write_text_atomic
 from vae_edge.config import ModelConfig, Split
@@ -244,7 +244,9 @@ def main() -> None:
         "--validation-only", action="store_true", help="choose and plot without the test split"
     )
     parser.add_argument("--name", default="frontier", help="report name in --results-dir")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--results-dir", type=Path, default=None, help="default: benchmarks/results"
+    )
     parser.add_argument("--figure", type=Path, default=DOCS_DIR / "frontier.png")
     args = parser.parse_args()
 

@@ -93,8 +93,9 @@ def test_frontier_trains_exports_evaluates_and_chooses_within_the_budgets(
         assert image.format == "PNG" and min(image.size) > 200
 
 
-def test_latency(run_benchmark):
-    rows = run_benchmark("latency", "--model", TINY, "--seconds", 0)["latency"]["rows"]
+def test_latency(run_benchmark, small_model_dir):
+    # A float32 model: latency compares with its PyTorch twin, which int8 tiny has not.
+    rows = run_benchmark("latency", "--model", small_model_dir, "--seconds", 0)["latency"]["rows"]
     assert {row["part"] for row in rows} == {"decode", "encode", "reconstruct"}
 
 
@@ -152,8 +153,9 @@ def test_train_loop(run_benchmark, small_mnist_dir):
 
 
 @pytest.mark.slow
-def test_cold_start(run_benchmark):
-    rows = run_benchmark("cold_start", "--model", TINY, "--runs", 1)["cold_start"]["rows"]
+def test_cold_start(run_benchmark, small_model_dir):
+    args = ["--model", small_model_dir, "--runs", 1]  # float32: it times a PyTorch twin too
+    rows = run_benchmark("cold_start", *args)["cold_start"]["rows"]
     assert rows[0]["command"] == "vae-edge generate"
 
 
