@@ -106,9 +106,9 @@ class ModelConfig:
         )
 
 
-# `generate(digit=d)` keeps prior samples the classifier gives to d with at least this
-# probability, unless the manifest's classifier record sets its own `digit_confidence`
-# (`vae-edge train-classifier --digit-confidence`). Chosen with an independent pixel-space
-# judge (benchmarks/recognition.py tries 0.95, 0.99 and 0.999): at 0.95 the judge
-# disagreed on more than 5 % of the default model's digits; 0.999 halves the yield.
+# `generate(digit=d)` in a folder without a conditional generator (from before M2) keeps
+# prior samples the classifier gives to d with at least this probability, unless the
+# manifest's classifier record sets its own `digit_confidence`. Chosen with an independent
+# pixel-space judge (benchmarks/recognition.py tried 0.95, 0.99 and 0.999): at 0.95 the
+# judge disagreed on more than 5 % of the default model's digits; 0.999 halves the yield.
 DIGIT_CONFIDENCE = 0.99

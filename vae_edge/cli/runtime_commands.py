@@ -103,7 +103,8 @@ SCALE_OPTION = click.option(
     "--digit",
     type=click.IntRange(0, N_CLASSES - 1),
     default=None,
-    help="Only this digit: prior samples the model's classifier confidently gives to it.",
+    help="Only this digit: codes from the model's conditional generator (conditional.onnx), "
+    "or in an older folder, prior samples its classifier confidently gives to this digit.",
 )
 @SCALE_OPTION
 def generate(
@@ -239,7 +240,7 @@ def info(model: VAEModel) -> None:
         f"image        {config.image_side}x{config.image_side}, "
         + ", ".join(f"{k} {v}" for k, v in manifest["preprocessing"].items()),
     ]
-    for part in ("encoder", "decoder", "classifier"):
+    for part in ("encoder", "decoder", "classifier", "conditional"):
         if part not in manifest:
             continue
         entry = manifest[part]

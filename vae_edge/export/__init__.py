@@ -22,6 +22,7 @@ from vae_edge.export.quantize import QUANTIZATIONS, quantize_graph
 from vae_edge.export.validate import DEFAULT_ATOL, ValidationResult, validate
 from vae_edge.runtime.manifest import (
     CLASSIFIER_NAME,
+    CONDITIONAL_NAME,
     DECODER_NAME,
     ENCODER_NAME,
     MANIFEST_NAME,
@@ -34,7 +35,14 @@ __all__ = ["DEFAULT_ATOL", "ORT_FORMAT_FILES", "QUANTIZATIONS", "ExportError", "
 
 # What a model folder may hold; a folder with anything else is not replaced wholesale.
 MODEL_FILES = frozenset(
-    {MANIFEST_NAME, ENCODER_NAME, DECODER_NAME, CLASSIFIER_NAME, *ORT_FORMAT_FILES}
+    {
+        MANIFEST_NAME,
+        ENCODER_NAME,
+        DECODER_NAME,
+        CLASSIFIER_NAME,
+        CONDITIONAL_NAME,
+        *ORT_FORMAT_FILES,
+    }
 )
 
 

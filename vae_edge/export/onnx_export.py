@@ -138,23 +138,27 @@ def make_portable(graph: onnx.ModelProto, opset: int | None) -> onnx.ModelProto:
 
 def export_graph(
     module: nn.Module,
-    example: torch.Tensor,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
     input_names: tuple[str, ...],
     output_names: tuple[str, ...],
     path: Path,
     opset: int | None,
 ) -> None:
-    """Export `module` to one self-contained, portable ONNX file with a dynamic batch axis."""
+    """Export `module` to one self-contained, portable ONNX file with a dynamic batch axis.
+
+    `example` is the input, or a tuple of inputs that share the batch axis.
+    """
     batch = torch.export.Dim("batch", min=1)
+    examples = example if isinstance(example, tuple) else (example,)
     with _quiet(), torch.inference_mode(False):
         torch.onnx.export(
             module,
-            (example,),
+            examples,
             str(path),
             dynamo=True,
             input_names=list(input_names),
             output_names=list(output_names),
-            dynamic_shapes=({0: batch},),
+            dynamic_shapes=tuple({0: batch} for _ in examples),
             opset_version=EXPORTER_OPSET,
             external_data=False,
             optimize=True,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vae_edge.config import POOL_FACTOR, SOURCE_SIDE, THRESHOLD, ModelConfig
+from vae_edge.config import MAX_LAYER_SIZE, POOL_FACTOR, SOURCE_SIDE, THRESHOLD, ModelConfig
 from vae_edge.errors import VaeEdgeError
 
 if TYPE_CHECKING:
@@ -28,6 +28,11 @@ CLASSIFIER_NAME = "classifier.onnx"
 CLASSIFIER_INPUTS = ("mu",)
 CLASSIFIER_OUTPUTS = ("probabilities",)
 N_CLASSES = 10
+# Optional, beside the classifier (M2 of Kingma et al. 2014 on the latent code): a digit
+# as one-hot [B, 10] and a style code z2 ~ N(0, I) [B, z2_dim] -> a latent code z1 [B, latent].
+CONDITIONAL_NAME = "conditional.onnx"
+CONDITIONAL_INPUTS = ("digit", "z2")
+CONDITIONAL_OUTPUTS = ("z1",)
 # How this vae-edge turns pictures into model inputs (`vae_edge.mnist.pool_and_binarize`).
 # A manifest records the preprocessing its model was trained with; one that differs is
 # refused, since the model would be fed inputs unlike those it learned from.
@@ -80,16 +85,20 @@ class Manifest:
     package_version: str
     # None only in folders exported before vae-edge recorded it.
     ir_version: int | None = None
-    # Optional graph: absent in folders exported without a classifier.
+    # Optional graphs: absent in folders exported without a classifier, and the
+    # conditional generator (with its style size) in those from before M2.
     classifier: GraphEntry | None = None
+    conditional: GraphEntry | None = None
+    z2_dim: int | None = None
     variant: str = "float32"
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def graphs(self) -> tuple[GraphEntry, ...]:
-        """Every graph of the folder: encoder, decoder, then the classifier if there is one."""
-        return (self.encoder, self.decoder, *((self.classifier,) if self.classifier else ()))
+        """Every graph of the folder: encoder, decoder, then the optional ones it has."""
+        optional = (self.classifier, self.conditional)
+        return (self.encoder, self.decoder, *(entry for entry in optional if entry))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +113,11 @@ class Manifest:
             "encoder": self.encoder.to_dict(),
             "decoder": self.decoder.to_dict(),
             **({"classifier": self.classifier.to_dict()} if self.classifier else {}),
+            **(
+                {"conditional": {**self.conditional.to_dict(), "z2_dim": self.z2_dim}}
+                if self.conditional
+                else {}
+            ),
             "training": self.training,
             "validation": self.validation,
         }
@@ -147,6 +161,9 @@ class Manifest:
                 outputs=tuple(entry["outputs"]),
             )
 
+        z2_dim = int(data["conditional"]["z2_dim"]) if "conditional" in data else None
+        if z2_dim is not None and not 0 < z2_dim <= MAX_LAYER_SIZE:
+            raise ValueError(f"conditional z2_dim must be 1 to {MAX_LAYER_SIZE}, got {z2_dim}")
         return cls(
             config=config,
             encoder=graph(data["encoder"]),
@@ -154,6 +171,8 @@ class Manifest:
             opset=int(data["opset"]),
             ir_version=None if data.get("ir_version") is None else int(data["ir_version"]),
             classifier=graph(data["classifier"]) if "classifier" in data else None,
+            conditional=graph(data["conditional"]) if "conditional" in data else None,
+            z2_dim=z2_dim,
             package_version=str(data["package_version"]),
             variant=str(data.get("variant", "float32")),
             training=dict(data.get("training", {})),

@@ -17,6 +17,8 @@ from vae_edge.runtime.folders import resolve_model_dir
 from vae_edge.runtime.manifest import (
     CLASSIFIER_INPUTS,
     CLASSIFIER_OUTPUTS,
+    CONDITIONAL_INPUTS,
+    CONDITIONAL_OUTPUTS,
     DECODER_INPUTS,
     DECODER_OUTPUTS,
     ENCODER_INPUTS,
@@ -52,6 +54,7 @@ DEFAULT_THREADS = 1
 IMAGE, (MU, LOGVAR) = ENCODER_INPUTS[0], ENCODER_OUTPUTS
 Z, (PROBS, LOGITS) = DECODER_INPUTS[0], DECODER_OUTPUTS
 CODE, CLASS_PROBS = CLASSIFIER_INPUTS[0], CLASSIFIER_OUTPUTS[0]
+(ONE_HOT, Z2), (Z1,) = CONDITIONAL_INPUTS, CONDITIONAL_OUTPUTS
 # Prior samples are drawn and screened this many at a time, whatever the chunk size, so
 # the same seed gives the same digits.
 DIGIT_DRAW_BLOCK = 4096
@@ -59,7 +62,7 @@ DIGIT_DRAW_BLOCK = 4096
 DIGIT_EMPTY_BLOCKS = 64
 # Output lists built once: a call should not pay for building them.
 _MU, _MU_LOGVAR, _PROBS, _LOGITS = [MU], [MU, LOGVAR], [PROBS], [LOGITS]
-_CLASS_PROBS = [CLASS_PROBS]
+_CLASS_PROBS, _Z1 = [CLASS_PROBS], [Z1]
 
 
 class VAEModel:
@@ -67,9 +70,9 @@ class VAEModel:
 
     Made by `load`. Attributes: `manifest` (the folder's `Manifest`), `config` (its
     `ModelConfig`), `latent_dim`, `image_side` (14), `model_dir`, `digit_confidence` (see
-    `generate`) and `has_classifier`:
-    whether the folder holds the optional digit classifier that `classify` and
-    `generate(digit=...)` need.
+    `generate`), `has_classifier`: whether the folder holds the optional digit classifier
+    that `classify` needs, and `has_conditional`: whether it also holds the conditional
+    generator (`conditional.onnx`) that `generate(digit=...)` prefers.
 
     Inputs are batches: images [B, 196] or [B, 14, 14] with values in [0, 1], latent codes
     [B, latent_dim]; B >= 1. Any real dtype (bool, int, float) is converted to float32.
@@ -119,6 +122,11 @@ class VAEModel:
             widths = {CODE: latent, CLASS_PROBS: N_CLASSES}
             self._classifier = session(manifest.classifier, widths, distributions=(CLASS_PROBS,))
         self.has_classifier = self._classifier is not None
+        self._conditional = None
+        if manifest.conditional is not None:
+            widths = {ONE_HOT: N_CLASSES, Z2: manifest.z2_dim, Z1: latent}
+            self._conditional = session(manifest.conditional, widths)
+        self.has_conditional = self._conditional is not None
         self.digit_confidence = _digit_confidence(manifest, model_dir / MANIFEST_NAME)
 
     def __repr__(self) -> str:
@@ -177,31 +185,41 @@ class VAEModel:
         result stays bounded. The same seed gives the same digits whatever the chunk
         size: each chunk draws the next part of the one generator's stream.
 
-        With `digit` (0-9) and a classifier in the model folder, only prior samples the
-        classifier gives to that digit with probability >= `digit_confidence` are kept,
-        and of those only the ones whose decoded image, encoded again, it still gives to
-        that digit as confidently: no retraining, and the model's own variety of the digit.
+        With `digit` (0-9) and a conditional generator in the model folder (M2, written by
+        `vae-edge train-classifier`), z2 ~ N(0, I) [n, z2_dim] is drawn instead of z and
+        mapped with the digit to a latent code, which is decoded: one pass per chunk. In
+        an older folder with only a classifier, prior samples are drawn until enough are
+        given to that digit with probability >= `digit_confidence`, and, decoded and
+        encoded again, still are (rejection sampling).
         """
         n = positive_int(n, "n")
         chunk_size = positive_int(chunk_size, "chunk_size")
         rng = np.random.default_rng(None if seed is None else non_negative_int(seed, "seed"))
         side = self.image_side
         if digit is not None:
-            return self._generate_digit(digit, n, rng).reshape(n, side, side)
+            digit = _digit(digit)
+            if self._conditional is None:
+                return self._reject_until_digit(digit, n, rng).reshape(n, side, side)
         digits = np.empty((n, side, side), dtype=np.float32)
         for start in range(0, n, chunk_size):
             stop = min(start + chunk_size, n)
-            z = rng.standard_normal((stop - start, self.latent_dim), dtype=np.float32)
+            if digit is None:
+                z = rng.standard_normal((stop - start, self.latent_dim), dtype=np.float32)
+            else:
+                z = self._conditional_codes(digit, stop - start, rng)
             probs = self._decoder.run(_PROBS, {Z: z})[0]
             digits[start:stop] = probs.reshape(-1, side, side)
         return digits
 
-    def _generate_digit(self, digit: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    def _conditional_codes(self, digit: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Latent codes [n, latent_dim] of `digit` from n draws of z2 ~ N(0, I)."""
+        z2 = rng.standard_normal((n, self.manifest.z2_dim), dtype=np.float32)
+        one_hot = np.zeros((n, N_CLASSES), dtype=np.float32)
+        one_hot[:, digit] = 1
+        return self._conditional.run(_Z1, {ONE_HOT: one_hot, Z2: z2})[0]
+
+    def _reject_until_digit(self, digit: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """`n` decoded images [n, 196] that the classifier confidently reads as `digit`."""
-        if isinstance(digit, bool) or not isinstance(digit, numbers.Integral):
-            raise InputError(f"digit must be an integer 0-{N_CLASSES - 1}, got {digit!r}")
-        if not 0 <= digit < N_CLASSES:
-            raise InputError(f"digit must be an integer 0-{N_CLASSES - 1}, got {digit}")
         images = np.empty((n, self.config.input_dim), dtype=np.float32)
         found = blocks = 0
         while found < n:
@@ -260,6 +278,15 @@ def _digit_confidence(manifest: Manifest, source: object) -> float:
     return float(value)
 
 
+def _digit(digit: object) -> int:
+    """`digit` as an int 0-9, or `InputError`."""
+    if isinstance(digit, bool) or not isinstance(digit, numbers.Integral):
+        raise InputError(f"digit must be an integer 0-{N_CLASSES - 1}, got {digit!r}")
+    if not 0 <= digit < N_CLASSES:
+        raise InputError(f"digit must be an integer 0-{N_CLASSES - 1}, got {digit}")
+    return int(digit)
+
+
 def load(
     model_dir: str | Path | None = None,
     *,
@@ -304,6 +331,8 @@ def load(
     ]
     if manifest.classifier is not None:
         expected.append((manifest.classifier, CLASSIFIER_INPUTS, CLASSIFIER_OUTPUTS))
+    if manifest.conditional is not None:
+        expected.append((manifest.conditional, CONDITIONAL_INPUTS, CONDITIONAL_OUTPUTS))
     for entry, inputs, outputs in expected:
         if entry.inputs != inputs or set(entry.outputs) != set(outputs):
             raise ModelFileError(

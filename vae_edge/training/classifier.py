@@ -113,20 +113,21 @@ def fit_candidates(
 
 
 @torch.inference_mode()
-def predict(classifier: LatentClassifier, mu: np.ndarray) -> np.ndarray:
-    """Predicted digits [N] for latent means [N, latent_dim]."""
-    return classifier(torch.from_numpy(mu)).argmax(dim=1).numpy()
+def predict(classifier: nn.Module, features: np.ndarray) -> np.ndarray:
+    """Predicted digits [N] for features [N, width] of a module that gives class logits."""
+    return classifier(torch.from_numpy(features)).argmax(dim=1).numpy()
 
 
 def accuracy_under_noise(
     encode: Encode,
-    classifiers: dict[str, LatentClassifier],
+    classifiers: dict[str, nn.Module],
     images: np.ndarray,
     labels: np.ndarray,
     rates: tuple[float, ...] = CLEAN_AND_FLIP_RATES,
     seed: int = 0,
 ) -> dict[str, dict[float, float]]:
-    """Accuracy of each classifier on `images` with each fraction of pixels flipped."""
+    """Accuracy of each classifier (features -> logits) on `images` with each fraction of
+    pixels flipped; the features are `encode` of the (flipped) images."""
     scores: dict[str, dict[float, float]] = {name: {} for name in classifiers}
     for rate in rates:
         seen = flip_pixels(images, rate, np.random.default_rng(seed)) if rate else images

@@ -96,3 +96,23 @@ class ClassifierOptions:
     def epoch_lr(self, epoch: int) -> float:
         """Learning rate of 1-based `epoch`, cosine-decayed towards 0."""
         return cosine_lr(self.lr, epoch, self.epochs)
+
+
+@dataclass(frozen=True)
+class M2Options(ClassifierOptions):
+    """How M2 trains on latent codes (`vae_edge.training.m2`): Adam, cosine-decayed rate.
+
+    Each training image gives its clean code and, unless `input_flip` is 0, `copies`
+    codes of noisy copies (pixels flipped at a rate from U(0, input_flip) per copy), so
+    few labels go further and the classifier also knows noisy digits' codes. The labelled
+    codes' mean cross-entropy weighs `alpha` times the number of labels against the
+    codes' mean bounds: Kingma et al. 2014's alpha = 0.1 N on sums over the data, which
+    leans on the labels more as there are more of them.
+    """
+
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 3e-3
+    alpha: float = 0.1
+    input_flip: float = 0.1
+    copies: int = 2
