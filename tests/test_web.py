@@ -174,6 +174,58 @@ def test_encode_matches_the_python_runtime(default_page, default_model, mnist_di
     np.testing.assert_allclose(np.reshape(logvar, (64, -1)), expected_logvar, atol=ATOL, rtol=0)
 
 
+CLASSIFY = """async ([images, n]) => {
+    const {digits, probabilities} = await vaeEdge.classify(new Float32Array(images), n);
+    return [Array.from(digits), Array.from(probabilities)];
+}"""
+GENERATE = """async ([n, digit, z2]) =>
+    Array.from(await vaeEdge.generate(n, digit, z2 && new Float32Array(z2)))"""
+
+
+def test_classify_matches_the_python_runtime(default_page, default_model, mnist_dir):
+    page, problems = default_page
+    images = load_split(mnist_dir, "validation")[:64]
+    digits, probabilities = page.evaluate(CLASSIFY, [images.ravel().tolist(), 64])
+    expected_digits, expected_probabilities = default_model.classify(images)
+    assert digits == expected_digits.tolist()
+    np.testing.assert_allclose(
+        np.reshape(probabilities, (64, 10)), expected_probabilities, atol=ATOL, rtol=0
+    )
+    assert problems == []
+
+
+@pytest.mark.parametrize("digit", [0, 7])
+def test_generate_a_digit_matches_the_python_runtime(default_page, default_model, digit):
+    """The page maps z2 with the digit and decodes, as `generate(n, seed=, digit=)` does
+    with z2 from its seeded generator."""
+    page, problems = default_page
+    z2_dim = default_model.manifest.z2_dim
+    z2 = np.random.default_rng(3).standard_normal((32, z2_dim), dtype=np.float32)
+    probs = page.evaluate(GENERATE, [32, digit, z2.ravel().tolist()])
+    expected = default_model.generate(32, seed=3, digit=digit).reshape(32, -1)
+    np.testing.assert_allclose(np.reshape(probs, (32, -1)), expected, atol=ATOL, rtol=0)
+    # Drawn by the page itself: the Python classifier reads nearly all as the digit.
+    drawn = np.reshape(page.evaluate(GENERATE, [64, digit, None]), (64, -1))
+    assert np.mean(default_model.classify(drawn)[0] == digit) > 0.9
+    assert problems == []
+
+
+def test_the_digit_choice_draws_a_grid_of_that_digit(default_page, default_model):
+    page, problems = default_page
+    page.select_option("#digit-choice", "4")
+    page.wait_for_function("document.getElementById('grid-time').textContent.includes('4s')")
+    grid = np.array(page.evaluate(CANVAS_PIXELS, "grid"), dtype=np.float32).reshape(121, 121)
+    tiles = [  # 8 x 8 tiles of 14 x 14 pixels, 1-pixel borders
+        grid[1 + 15 * row : 15 + 15 * row, 1 + 15 * column : 15 + 15 * column] / 255
+        for row in range(8)
+        for column in range(8)
+    ]
+    assert np.mean(default_model.classify(np.stack(tiles))[0] == 4) > 0.9
+    page.select_option("#digit-choice", "any")
+    page.wait_for_function("document.getElementById('grid-time').textContent.includes('digits')")
+    assert problems == []
+
+
 def test_drawing_is_preprocessed_and_reconstructed_like_the_python_runtime(
     default_page, default_model
 ):
@@ -226,6 +278,10 @@ def assert_drawing_matches_the_python_runtime(page, model: runtime.VAEModel) -> 
         atol=ATOL,
         rtol=0,
     )
+    # Under the drawing: what the model reads, as the Python classifier reads the input.
+    (digit,), probabilities = model.classify(page_input[None])
+    expected = f"The model reads a {digit} (probability {probabilities[0, digit]:.2f})"
+    assert page.locator("#drawing-digit").inner_text() == expected
 
 
 CANVAS_PIXELS = """(id) => {
@@ -345,6 +401,10 @@ def test_page_reads_sizes_from_the_manifest(browser, tmp_path):
         np.testing.assert_allclose(probs.reshape(3, -1), expected, atol=ATOL, rtol=0)
         assert page.locator("#sliders input").count() == 5
         assert "encoder 12, 8, decoder 20" in page.locator("#model-info").inner_text()
+        # A folder without M2's graphs: any digit only, and nothing read under a drawing.
+        assert page.locator("#digit-choice").is_hidden()
+        draw_digit(page, DIGIT_STROKES)
+        assert page.locator("#drawing-digit").inner_text() == ""
         assert problems == []
 
 

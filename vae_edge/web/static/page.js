@@ -29,6 +29,9 @@ const api = {
   lastDrawing: null,
   decode: (z, n) => model.decode(z, n),
   encode: (images, n) => model.encode(images, n),
+  /** Images [n * pixels] -> {digits [n], probabilities [n * 10]} (the folder's classifier). */
+  classify: (images, n) => model.classify(images, n),
+  generate,
   preprocessCanvas,
 };
 window.vaeEdge = api;
@@ -49,6 +52,8 @@ api.ready.then(
 async function start() {
   model = await loadModel(config.manifestUrl, { dist: config.ortDist, wasm: config.ortWasm });
   api.manifest = model.manifest;
+  // Older model folders have no conditional generator: the grid then offers any digit only.
+  $("digit-choice").hidden = !model.hasConditional;
   await regenerate();
   api.firstGridAt = performance.now();
   status.textContent = "Ready.";
@@ -56,7 +61,7 @@ async function start() {
   setUpSliders();
   setUpDrawing();
   await setUpInterpolation();
-  for (const button of document.querySelectorAll("button")) button.disabled = false;
+  for (const control of document.querySelectorAll("button, select")) control.disabled = false;
 }
 
 // ---------- pictures ----------
@@ -82,25 +87,42 @@ function drawTiles(canvas, images, n, columns) {
   context.putImageData(picture, 0, 0);
 }
 
-function randomCodes(n) {
-  const z = new Float32Array(n * model.latentDim);
-  for (let i = 0; i < z.length; i++) {
+function standardNormal(count) {
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
     // Box-Muller: one standard normal number from two uniform ones.
-    z[i] = Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+    values[i] = Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
   }
-  return z;
+  return values;
+}
+
+const randomCodes = (n) => standardNormal(n * model.latentDim);
+
+/**
+ * `n` new digits [n * pixels] (probabilities), as vae_edge.runtime's generate: with `digit`
+ * null, decoded from z ~ N(0, I); with a digit 0-9, z2 ~ N(0, I) (or the given `z2`
+ * [n * z2Dim]) is mapped with the digit to latent codes by the conditional generator.
+ */
+async function generate(n, digit = null, z2 = null) {
+  if (digit === null) return model.decode(randomCodes(n), n);
+  const codes = await model.conditionalCodes(digit, z2 ?? standardNormal(n * model.z2Dim), n);
+  return model.decode(codes, n);
 }
 
 // ---------- grid and facts ----------
 
 async function regenerate() {
+  const choice = $("digit-choice").value;
+  const digit = choice === "any" ? null : Number(choice);
   const started = performance.now();
-  const probs = await model.decode(randomCodes(GRID_COUNT), GRID_COUNT);
+  const probs = await generate(GRID_COUNT, digit);
   const elapsed = performance.now() - started;
   drawTiles($("grid"), probs, GRID_COUNT, Math.ceil(Math.sqrt(GRID_COUNT)));
-  $("grid-time").textContent = `${GRID_COUNT} digits decoded in ${elapsed.toFixed(1)} ms`;
+  const which = digit === null ? "digits" : `${digit}s`;
+  $("grid-time").textContent = `${GRID_COUNT} ${which} made in ${elapsed.toFixed(1)} ms`;
 }
 $("regenerate").addEventListener("click", regenerate);
+$("digit-choice").addEventListener("change", regenerate);
 
 /**
  * Rounds of batch-1 decode calls (the clock is coarse): each round's mean time per call in
@@ -135,7 +157,7 @@ function showModelInfo() {
         `(${shape.activation})`,
     ],
     ["image", `${model.imageSide}x${model.imageSide}`],
-    ["graphs", `encoder ${kib(model.graphBytes.encoder)}, decoder ${kib(model.graphBytes.decoder)}`],
+    ["graphs", Object.entries(model.graphBytes).map(([part, bytes]) => `${part} ${kib(bytes)}`).join(", ")],
     ["runtime", `onnxruntime-web ${ortVersion}, WebAssembly, 1 thread`],
     [
       "decode, batch 1",
@@ -214,6 +236,7 @@ function clearDrawing() {
   pen.fillRect(0, 0, drawing.width, drawing.height);
   strokes = 0;
   api.lastDrawing = null;
+  $("drawing-digit").textContent = "";
   drawTiles($("drawing-input"), new Float32Array(model.pixels), 1, 1);
   drawTiles($("drawing-reconstruction"), new Float32Array(model.pixels), 1, 1);
 }
@@ -264,9 +287,15 @@ async function encodeDrawing(strokeCount) {
   const input = preprocessCanvas();
   const { mu } = await model.encode(input, 1);
   const reconstruction = await model.decode(mu, 1);
+  const read = model.hasClassifier ? await model.classify(input, 1) : null;
+  if (strokeCount !== strokes) return; // a later stroke's encoding supersedes this one
   drawTiles($("drawing-input"), input, 1, 1);
   drawTiles($("drawing-reconstruction"), reconstruction, 1, 1);
-  if (strokeCount === strokes) api.lastDrawing = { strokes: strokeCount, input, reconstruction, mu };
+  const digit = read && read.digits[0];
+  $("drawing-digit").textContent = read
+    ? `The model reads a ${digit} (probability ${read.probabilities[digit].toFixed(2)})`
+    : "";
+  api.lastDrawing = { strokes: strokeCount, input, reconstruction, mu, digit, probabilities: read?.probabilities };
 }
 
 // ---------- interpolation ----------

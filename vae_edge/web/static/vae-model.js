@@ -16,15 +16,18 @@ export async function loadModel(manifestUrl, ortConfig) {
   const wasm = fetchBytes(new URL(ortConfig.wasm.url, base), { integrity: ortConfig.wasm.integrity });
   const manifestLocation = new URL(manifestUrl, base);
   const manifest = JSON.parse(new TextDecoder().decode(await fetchBytes(manifestLocation)));
-  const graphs = ["encoder", "decoder"].map((part) => fetchBytes(new URL(manifest[part].file, manifestLocation)));
+  // The classifier and the conditional generator are optional: older folders lack them.
+  const parts = ["encoder", "decoder", "classifier", "conditional"].filter((part) => manifest[part]);
+  const graphs = parts.map((part) => fetchBytes(new URL(manifest[part].file, manifestLocation)));
   ort.env.wasm.wasmBinary = await wasm;
-  const [encoderBytes, decoderBytes] = await Promise.all(graphs);
-  const encoder = await openSession(encoderBytes, manifest.encoder);
-  const decoder = await openSession(decoderBytes, manifest.decoder);
-  return new VaeModel(manifest, encoder, decoder, {
-    encoder: encoderBytes.byteLength,
-    decoder: decoderBytes.byteLength,
-  });
+  const bytes = await Promise.all(graphs);
+  const sessions = {};
+  const graphBytes = {};
+  for (const [i, part] of parts.entries()) {
+    sessions[part] = await openSession(bytes[i], manifest[part]);
+    graphBytes[part] = bytes[i].byteLength;
+  }
+  return new VaeModel(manifest, sessions, graphBytes);
 }
 
 async function fetchBytes(url, options = {}) {
@@ -57,15 +60,19 @@ async function openSession(bytes, entry) {
   return session;
 }
 
+export const N_CLASSES = 10;
+
 export class VaeModel {
-  constructor(manifest, encoder, decoder, graphBytes) {
+  constructor(manifest, sessions, graphBytes) {
     this.manifest = manifest;
     this.latentDim = manifest.model.latent_dim;
     this.imageSide = manifest.image_shape[0];
     this.pixels = manifest.image_shape[0] * manifest.image_shape[1];
     this.graphBytes = graphBytes;
-    this.encoder = encoder;
-    this.decoder = decoder;
+    this.sessions = sessions;
+    this.hasClassifier = Boolean(sessions.classifier);
+    this.hasConditional = Boolean(sessions.conditional);
+    this.z2Dim = manifest.conditional ? manifest.conditional.z2_dim : 0;
     // The manifest lists the decoder's pixel probabilities first, the encoder's mu, logvar.
     this.names = {
       image: manifest.encoder.inputs[0],
@@ -79,15 +86,53 @@ export class VaeModel {
   /** Latent codes z [n * latentDim] -> pixel probabilities [n * pixels]. */
   async decode(z, n) {
     const feeds = { [this.names.z]: this.#tensor(z, n, this.latentDim, "z") };
-    const results = await this.decoder.run(feeds, [this.names.probs]);
+    const results = await this.sessions.decoder.run(feeds, [this.names.probs]);
     return results[this.names.probs].data;
   }
 
   /** Binarized images [n * pixels] -> {mu, logvar}, each [n * latentDim]. */
   async encode(images, n) {
     const feeds = { [this.names.image]: this.#tensor(images, n, this.pixels, "images") };
-    const results = await this.encoder.run(feeds);
+    const results = await this.sessions.encoder.run(feeds);
     return { mu: results[this.names.mu].data, logvar: results[this.names.logvar].data };
+  }
+
+  /** Images [n * pixels] -> {digits [n], probabilities [n * 10]}, from the encoder's mean. */
+  async classify(images, n) {
+    const entry = this.#optional("classifier");
+    const { mu } = await this.encode(images, n);
+    const feeds = { [entry.inputs[0]]: this.#tensor(mu, n, this.latentDim, "mu") };
+    const results = await this.sessions.classifier.run(feeds);
+    const probabilities = results[entry.outputs[0]].data;
+    const digits = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = probabilities.subarray(i * N_CLASSES, (i + 1) * N_CLASSES);
+      digits[i] = row.indexOf(Math.max(...row));
+    }
+    return { digits, probabilities };
+  }
+
+  /** A digit (0-9) and style codes z2 [n * z2Dim] -> latent codes [n * latentDim]. */
+  async conditionalCodes(digit, z2, n) {
+    const entry = this.#optional("conditional");
+    if (!Number.isInteger(digit) || digit < 0 || digit >= N_CLASSES) {
+      throw new RangeError(`digit must be an integer 0-${N_CLASSES - 1}, got ${digit}`);
+    }
+    const oneHot = new Float32Array(n * N_CLASSES);
+    for (let i = 0; i < n; i++) oneHot[i * N_CLASSES + digit] = 1;
+    const feeds = {
+      [entry.inputs[0]]: this.#tensor(oneHot, n, N_CLASSES, "digit"),
+      [entry.inputs[1]]: this.#tensor(z2, n, this.z2Dim, "z2"),
+    };
+    const results = await this.sessions.conditional.run(feeds);
+    return results[entry.outputs[0]].data;
+  }
+
+  #optional(part) {
+    if (!this.sessions[part]) {
+      throw new Error(`this model folder has no ${part} graph; add one with vae-edge train-classifier`);
+    }
+    return this.manifest[part];
   }
 
   #tensor(values, n, width, what) {
