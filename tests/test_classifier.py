@@ -263,11 +263,13 @@ def test_a_digit_the_classifier_never_gives_is_refused(classified_dir, tmp_path)
         model.generate(5, seed=0, digit=3)
 
 
-def test_the_robust_model_generates_every_digit_at_its_own_confidence():
-    model = runtime.load("robust")
-    assert model.digit_confidence == 0.95
-    digits = model.generate(2, seed=0, digit=8)  # its classifier rarely gives 8 above 0.99
-    assert np.all(model.classify(digits)[1][:, 8] >= 0.95)
+@pytest.mark.parametrize("name", bundled_model_names())
+def test_every_bundled_model_generates_every_digit_in_one_pass(name):
+    model = runtime.load(name)
+    assert model.has_conditional
+    assert runtime.read_manifest(model.model_dir).training["classifier"]["labels"] == 60000
+    digits = model.generate(50, seed=0, digit=8)
+    assert np.mean(model.classify(digits)[0] == 8) > 0.9
 
 
 def test_balanced_labels_deal_the_digits_evenly_and_take_all_for_all():
@@ -411,21 +413,17 @@ def pixel_judge(labelled):
     return judge
 
 
-def test_bundled_models_with_a_classifier_include_default_and_robust():
-    with_classifier = [name for name in bundled_model_names() if runtime.load(name).has_classifier]
-    assert {"default", "robust"} <= set(with_classifier)
-
-
 @pytest.mark.slow
-def test_generated_digits_are_the_digit_asked_for_by_an_independent_judge(pixel_judge):
-    # The default model; the robust one's classifier is rarely this confident about prior
-    # samples, so generating from it is slower: benchmarks/recognition.py measures it.
-    model = runtime.load("default")
+@pytest.mark.parametrize("name", bundled_model_names())
+def test_generated_digits_are_the_digit_asked_for_by_an_independent_judge(pixel_judge, name):
+    model = runtime.load(name)
     generated = np.concatenate([model.generate(100, seed=0, digit=d) for d in range(10)])
     binarized = torch.from_numpy((generated.reshape(1000, 196) >= 0.5).astype(np.float32))
     with torch.no_grad():
         read = pixel_judge(binarized).argmax(dim=1).numpy()
-    assert np.mean(read == np.repeat(np.arange(10), 100)) >= 0.95
+    # M2's one pass measured 0.91-0.93 on default and robust (the rejection sampler it
+    # replaces: 0.98-0.99); benchmarks/recognition.py compares the two.
+    assert np.mean(read == np.repeat(np.arange(10), 100)) >= 0.9
 
 
 def test_evaluate_reports_accuracy_clean_and_with_flipped_pixels(

@@ -26,6 +26,7 @@ from vae_edge.runtime.manifest import (
     CLASSIFIER_INPUTS,
     CLASSIFIER_NAME,
     CLASSIFIER_OUTPUTS,
+    CONDITIONAL_NAME,
     MANIFEST_NAME,
     sha256_file,
 )
@@ -100,7 +101,9 @@ def test_site_copies_every_graph_the_manifest_names(tmp_path):
     (model / MANIFEST_NAME).write_text(json.dumps(manifest))
     assert build("--model", str(model), "-o", str(tmp_path / "site")).exit_code == 0
     copied = sorted(path.name for path in (tmp_path / "site" / MODEL_FOLDER).iterdir())
-    assert copied == sorted([MANIFEST_NAME, "encoder.onnx", "decoder.onnx", CLASSIFIER_NAME])
+    # The bundled default also holds M2's conditional generator, which travels too.
+    expected = [MANIFEST_NAME, "encoder.onnx", "decoder.onnx", CLASSIFIER_NAME, CONDITIONAL_NAME]
+    assert copied == sorted(expected)
 
 
 def test_pinned_hashes_match_the_npm_package(ort_dist):

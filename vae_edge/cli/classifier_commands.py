@@ -111,7 +111,7 @@ def locked_folder(model_dir: Path) -> Iterator[None]:
     default=None,
     help="Also train on codes of noisy copies whose pixels flip at a rate drawn from "
     "U(0, this) per copy (0: clean images only). Default: the model's own --input-flip "
-    f"from training, or {M2Options.input_flip} for a model trained on clean images.",
+    "from training, the noise its encoder was trained to see through.",
 )
 @click.option("--seed", type=SEED_RANGE, default=0, show_default=True, help="Seed.")
 @DATA_DIR_OPTION
@@ -146,8 +146,7 @@ def train_classifier(
         with locked_folder(model_dir):
             model = runtime.load(model_dir, threads=2)  # large batches: two threads pay
             if input_flip is None:
-                trained_flip = model.manifest.training.get("options", {}).get("input_flip", 0)
-                input_flip = trained_flip or M2Options.input_flip
+                input_flip = model.manifest.training.get("options", {}).get("input_flip", 0.0)
             options = M2Options(
                 epochs=epochs, batch_size=batch_size, input_flip=input_flip, seed=seed
             )

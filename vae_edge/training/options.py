@@ -114,5 +114,4 @@ class M2Options(ClassifierOptions):
     batch_size: int = 512
     lr: float = 3e-3
     alpha: float = 0.1
-    input_flip: float = 0.1
     copies: int = 2
