@@ -47,7 +47,7 @@ from vae_edge.runtime.manifest import MANIFEST_NAME, read_manifest, sha256_file
 
 
 def int8_variant(model_dir: Path, target: Path) -> Path:
-    """A copy of the model folder (encoder, decoder, manifest) with int8 graphs."""
+    """A copy of the model folder's encoder, decoder and manifest, with int8 graphs (no heads)."""
     manifest = read_manifest(model_dir)
     target.mkdir()
     entries = {}
@@ -60,6 +60,8 @@ def int8_variant(model_dir: Path, target: Path) -> Path:
         encoder=entries[manifest.encoder.file],
         decoder=entries[manifest.decoder.file],
         classifier=None,
+        conditional=None,
+        z2_dim=None,
         validation={},
     )
     (target / MANIFEST_NAME).write_text(int8.to_json(), encoding="utf-8")

@@ -36,7 +36,13 @@ from benchmarks.report import write_report
 from vae_edge.mnist import load_split
 from vae_edge.models import bundled_model_dir, bundled_model_names
 from vae_edge.runtime import load, read_manifest
-from vae_edge.runtime.manifest import CLASSIFIER_INPUTS, DECODER_INPUTS, ENCODER_INPUTS
+from vae_edge.runtime.manifest import (
+    CLASSIFIER_INPUTS,
+    CONDITIONAL_INPUTS,
+    DECODER_INPUTS,
+    ENCODER_INPUTS,
+    N_CLASSES,
+)
 from vae_edge.training.download import resolve_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -96,13 +102,19 @@ def write_job(scratch: Path, images: np.ndarray) -> Path:
     for name in bundled_model_names():
         model_dir = bundled_model_dir(name)
         manifest = read_manifest(model_dir)
-        z = np.random.default_rng(SEED).standard_normal((len(images), manifest.config.latent_dim))
+        rng = np.random.default_rng(SEED)
+        z = rng.standard_normal((len(images), manifest.config.latent_dim))
+        # M2's conditional generator: a digit for each row and a style code from the prior.
+        digits = np.eye(N_CLASSES, dtype=np.float32)[np.arange(len(images)) % N_CLASSES]
+        z2 = rng.standard_normal((len(images), manifest.z2_dim or 1)).astype(np.float32)
         feeds = {
             ENCODER_INPUTS[0]: images,
             DECODER_INPUTS[0]: z.astype(np.float32),
             # The classifier reads the encoder's means: this environment's, so every
             # release sees the same input.
             CLASSIFIER_INPUTS[0]: load(model_dir).encode(images)[0],
+            CONDITIONAL_INPUTS[0]: digits,
+            CONDITIONAL_INPUTS[1]: z2,
         }
         for entry in manifest.graphs():
             paths = {}
