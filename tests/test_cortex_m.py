@@ -35,7 +35,7 @@ def arm_tool(tool: str, path: Path) -> str:
     return subprocess.run([tool, path], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.fixture(scope="module", params=["tiny", "default", "small int8", "default int8"])
+@pytest.fixture(scope="module", params=["tiny", "default", "robust", "small int8", "default int8"])
 def board(request, tmp_path_factory):
     """(model folder, exported folder) with `make cortex-m4` built in it.
 

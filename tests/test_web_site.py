@@ -298,16 +298,17 @@ def test_ctrl_c_while_onnxruntime_initialises_is_one_line_and_status_130(tmp_pat
     # The timer starts as onnxruntime's extension is found. A quiet machine can finish the
     # whole command first; the timer then fires while Python shuts down, which has put
     # SIGALRM back to its default (status -SIGALRM): try a shorter delay.
-    output = tmp_path / "grid.png"
     for delay in (0.05, 0.02, 0.005):
+        folder = tmp_path / f"after-{delay}"
+        folder.mkdir()
         before = INTERRUPT_ORT_INIT.format(delay=delay)
-        process = vae_edge_process("generate", "-o", str(output), before=before)
+        process = vae_edge_process("generate", "-o", str(folder / "grid.png"), before=before)
         _, errors = process.communicate(timeout=60)
         if process.returncode != -signal.SIGALRM:
             break
     assert process.returncode == 130, errors
     assert errors == "interrupted\n"
-    assert list(tmp_path.iterdir()) == []
+    assert list(folder.iterdir()) == []
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_old_site(tmp_path):
