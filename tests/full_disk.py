@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
+import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -25,3 +27,15 @@ def fill(folder: Path, leave_bytes: int) -> None:
     stats = os.statvfs(folder)
     free = stats.f_bavail * stats.f_frsize
     (folder / "filler").write_bytes(b"\0" * max(0, free - leave_bytes))
+
+
+def file_size_limit(max_bytes: int) -> Callable[[], None]:
+    """A `preexec_fn` for a real write failure: the child may not write files beyond
+    `max_bytes` (EFBIG, as a full disk gives ENOSPC) and ignores the SIGXFSZ that would
+    otherwise kill it."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return limit

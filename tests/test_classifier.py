@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 import torch
 from cli_checks import one_line_error
 from click.testing import CliRunner
+from full_disk import file_size_limit
 
 from vae_edge import runtime
 from vae_edge.cli import main
@@ -361,12 +361,6 @@ def test_a_second_run_on_a_busy_folder_fails_at_once_and_ctrl_c_leaves_it_unchan
 def test_a_full_disk_is_one_line_and_leaves_the_folder_unchanged(
     small_model_dir, tmp_path, small_mnist_dir
 ):
-    # A real write failure: the process may not write files beyond 4 KiB (EFBIG, as a
-    # full disk gives ENOSPC), and ignores the SIGXFSZ that would otherwise kill it.
-    def limit_file_size() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-
     model_dir = tmp_path / "model"
     shutil.copytree(small_model_dir, model_dir)
     before = folder_bytes(model_dir)
@@ -375,7 +369,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_folder_unchanged(
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=limit_file_size,
+        preexec_fn=file_size_limit(4096),
     )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -17,6 +16,7 @@ import onnx
 import pytest
 from cli_checks import one_line_error
 from click.testing import CliRunner
+from full_disk import file_size_limit
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 from runtime_fixtures import build_model_dir, refresh_hashes
@@ -233,12 +233,6 @@ def export_c_command(*args: str) -> list[str]:
 
 
 def test_a_full_disk_is_one_line_and_keeps_the_earlier_export(c_build, tmp_path):
-    # A real write failure: the process may not write files beyond 64 KiB (EFBIG, as a
-    # full disk gives ENOSPC; the decoder's source is larger), and ignores SIGXFSZ.
-    def limit_file_size() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
-
     out_dir = tmp_path / "copy"
     shutil.copytree(c_build, out_dir)
     before = sorted(p.name for p in out_dir.iterdir())
@@ -247,7 +241,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_export(c_build, tmp_path)
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=limit_file_size,
+        preexec_fn=file_size_limit(65536),
     )
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()

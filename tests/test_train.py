@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 import torch
 from cli_checks import error_after_progress, one_line_error
 from click.testing import CliRunner
+from full_disk import file_size_limit
 from PIL import Image
 
 from vae_edge.cli import main, training_commands
@@ -631,12 +631,6 @@ def test_a_checkpoint_with_malformed_options_is_one_line_for_resume_and_export(
 
 
 def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_path, small_mnist_dir):
-    # A real write failure: the process may not write files beyond 4 KiB (EFBIG, as a
-    # full disk gives ENOSPC), and ignores the SIGXFSZ that would otherwise kill it.
-    def limit_file_size() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-
     out = tmp_path / "run"
     args = ["train", "--epochs", "1", "--hidden", "64", "--latent-dim", "2", "--quiet"]
     result = subprocess.run(
@@ -645,7 +639,7 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_pat
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=limit_file_size,
+        preexec_fn=file_size_limit(4096),
     )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
