@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from click.testing import Result
+
+
+def cli_process_command(*args: object) -> list[str]:
+    """`vae-edge ARGS` as a command line for a fresh interpreter (signals, rlimits)."""
+    return [sys.executable, "-c", "from vae_edge.cli import main; main()", *map(str, args)]
 
 
 def one_line_error(result: Result, *fragments: str) -> str:

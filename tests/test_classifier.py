@@ -7,14 +7,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from cli_checks import one_line_error
+from cli_checks import cli_process_command, one_line_error
 from click.testing import CliRunner
 from full_disk import file_size_limit
 
@@ -325,10 +324,6 @@ def test_train_classifier_has_no_digit_confidence_to_get_wrong(small_model_dir):
     )
 
 
-def cli_command(*args: object) -> list[str]:
-    return [sys.executable, "-c", "from vae_edge.cli import main; main()", *map(str, args)]
-
-
 @pytest.mark.slow
 def test_a_second_run_on_a_busy_folder_fails_at_once_and_ctrl_c_leaves_it_unchanged(
     small_model_dir, tmp_path, small_mnist_dir
@@ -337,7 +332,7 @@ def test_a_second_run_on_a_busy_folder_fails_at_once_and_ctrl_c_leaves_it_unchan
     shutil.copytree(small_model_dir, model_dir)
     before = folder_bytes(model_dir)
     first = subprocess.Popen(
-        cli_command(*train_classifier_args(model_dir, small_mnist_dir, "--epochs", 50)),
+        cli_process_command(*train_classifier_args(model_dir, small_mnist_dir, "--epochs", 50)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -365,7 +360,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_folder_unchanged(
     shutil.copytree(small_model_dir, model_dir)
     before = folder_bytes(model_dir)
     result = subprocess.run(
-        cli_command(*train_classifier_args(model_dir, small_mnist_dir, "--epochs", 1)),
+        cli_process_command(*train_classifier_args(model_dir, small_mnist_dir, "--epochs", 1)),
         capture_output=True,
         text=True,
         timeout=300,

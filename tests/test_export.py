@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from cli_checks import one_line_error
+from cli_checks import cli_process_command, one_line_error
 from click.testing import CliRunner
 from full_disk import fill, small_tmpfs
 
@@ -339,9 +338,8 @@ def test_export_refuses_an_infinite_atol(tmp_path, small_run):
 
 @pytest.mark.slow
 def test_ctrl_c_during_export_is_one_line_exit_130_and_leaves_nothing(tmp_path, small_run):
-    command = [sys.executable, "-c", "from vae_edge.cli import main; main()", "export"]
     process = subprocess.Popen(
-        [*command, str(small_run), "-o", str(tmp_path / "model")],
+        cli_process_command("export", small_run, "-o", tmp_path / "model"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

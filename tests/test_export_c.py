@@ -7,14 +7,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
-from cli_checks import one_line_error
+from cli_checks import cli_process_command, one_line_error
 from click.testing import CliRunner
 from full_disk import file_size_limit
 from onnx import helper, numpy_helper
@@ -228,16 +227,12 @@ def test_export_c_into_a_folder_named_with_dots_lands_there(tmp_path, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "work"]
 
 
-def export_c_command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from vae_edge.cli import main; main()", "export-c", *args]
-
-
 def test_a_full_disk_is_one_line_and_keeps_the_earlier_export(c_build, tmp_path):
     out_dir = tmp_path / "copy"
     shutil.copytree(c_build, out_dir)
     before = sorted(p.name for p in out_dir.iterdir())
     result = subprocess.run(
-        export_c_command("--model", "tiny", "-o", str(out_dir), "--force"),
+        cli_process_command("export-c", "--model", "tiny", "-o", str(out_dir), "--force"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -253,7 +248,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_export(c_build, tmp_path)
 def test_ctrl_c_is_one_line_130_and_leaves_nothing(tmp_path):
     out_dir = tmp_path / "out"
     process = subprocess.Popen(
-        export_c_command("--model", "default", "-o", str(out_dir)),
+        cli_process_command("export-c", "--model", "default", "-o", str(out_dir)),
         stderr=subprocess.PIPE,
         text=True,
     )

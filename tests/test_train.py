@@ -9,13 +9,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from cli_checks import error_after_progress, one_line_error
+from cli_checks import cli_process_command, error_after_progress, one_line_error
 from click.testing import CliRunner
 from full_disk import file_size_limit
 from PIL import Image
@@ -371,10 +370,6 @@ def cli_env(mnist_dir: Path) -> dict[str, str]:
     return {**os.environ, "VAE_EDGE_DATA": str(mnist_dir), "PYTHONUNBUFFERED": "1"}
 
 
-def vae_edge_command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from vae_edge.cli import main; main()", *args]
-
-
 @pytest.mark.slow
 def test_ctrl_c_leaves_a_checkpoint_that_resume_completes(tmp_path, mnist_dir):
     out_dir = tmp_path / "run"
@@ -393,7 +388,7 @@ def test_ctrl_c_leaves_a_checkpoint_that_resume_completes(tmp_path, mnist_dir):
         "--quiet",
     ]
     process = subprocess.Popen(
-        vae_edge_command(*args),
+        cli_process_command(*args),
         env=cli_env(mnist_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -416,7 +411,7 @@ def test_ctrl_c_leaves_a_checkpoint_that_resume_completes(tmp_path, mnist_dir):
 
     target = str(checkpoint.epoch + 1)
     resumed = subprocess.run(
-        vae_edge_command(
+        cli_process_command(
             "train",
             "--out",
             str(out_dir),
@@ -442,7 +437,7 @@ def test_train_end_to_end_on_real_mnist(tmp_path, mnist_dir):
     result = subprocess.run(
         # A narrower model than the default: the command end to end on all 60,000 images,
         # without the default's arithmetic (benchmarks.train_loop times that).
-        vae_edge_command("train", "--epochs", "2", "--hidden", "128", "--out", str(out_dir)),
+        cli_process_command("train", "--epochs", "2", "--hidden", "128", "--out", str(out_dir)),
         env=cli_env(mnist_dir),
         capture_output=True,
         text=True,
@@ -634,7 +629,7 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary(tmp_pat
     out = tmp_path / "run"
     args = ["train", "--epochs", "1", "--hidden", "64", "--latent-dim", "2", "--quiet"]
     result = subprocess.run(
-        vae_edge_command(*args, "--out", str(out)),
+        cli_process_command(*args, "--out", str(out)),
         env=cli_env(small_mnist_dir),
         capture_output=True,
         text=True,
