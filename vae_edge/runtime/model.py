@@ -42,7 +42,6 @@ from vae_edge.runtime.sessions import (
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-# The model shipped inside the package; `load()` with no folder opens it.
 # One onnxruntime thread per graph: `python -m benchmarks.latency` (the bare decoder
 # session rows of benchmarks/results/latency.md) shows a second thread gaining nothing at
 # batch 1 and paying off only for large batches (1024). An app that embeds the runtime
