@@ -54,6 +54,12 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
+def is_current_folder_or_above(folder: str | os.PathLike[str]) -> bool:
+    """Whether `folder` is the current folder or one that holds it: never an output to replace."""
+    cwd = Path.cwd()
+    return Path(os.path.abspath(folder)) in (cwd, *cwd.parents)
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

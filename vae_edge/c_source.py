@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vae_edge.atomic import building_folder
+from vae_edge.atomic import building_folder, is_current_folder_or_above
 from vae_edge.config import DEFAULT_ATOL
 from vae_edge.errors import VaeEdgeError, install_hint
 from vae_edge.runtime.manifest import (
@@ -217,7 +217,7 @@ def check_target(out_dir: Path, force: bool) -> None:
         raise CSourceError(f"-o {out_dir}: folder {target.parent} does not exist")
     if target.exists() and not target.is_dir():
         raise CSourceError(f"-o {out_dir}: exists and is not a folder")
-    if target == Path.cwd() or target in Path.cwd().parents:
+    if is_current_folder_or_above(target):
         raise CSourceError(f"-o {out_dir}: give a folder of its own, not the current folder")
     if not target.is_dir() or not any(target.iterdir()):
         return

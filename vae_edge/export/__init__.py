@@ -7,10 +7,9 @@ optionally quantizes them, and only then swaps the scratch folder in for the tar
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from vae_edge.atomic import building_folder, is_orphan
+from vae_edge.atomic import building_folder, is_current_folder_or_above, is_orphan
 from vae_edge.errors import OutputError, os_reason
 from vae_edge.export.onnx_export import (
     ExportError,
@@ -122,8 +121,7 @@ def check_replaceable(model_dir: Path) -> None:
     killed with -9) are a model folder's own; they go with the old folder. The current
     folder, or one above it, is never replaced.
     """
-    cwd = Path.cwd()
-    if Path(os.path.abspath(model_dir)) in (cwd, *cwd.parents):
+    if is_current_folder_or_above(model_dir):
         raise ExportError(
             f"-o {model_dir}: give the model a folder of its own, not the current folder "
             "or one above it"

@@ -14,7 +14,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from vae_edge.atomic import building_folder
+from vae_edge.atomic import building_folder, is_current_folder_or_above
 from vae_edge.errors import VaeEdgeError
 from vae_edge.runtime.folders import resolve_model_dir
 from vae_edge.runtime.manifest import MANIFEST_NAME, read_model_files
@@ -117,7 +117,7 @@ def _check_target(site_dir: Path, force: bool) -> None:
         raise SiteError(f"-o {site_dir}: exists and is not a folder")
     if not site_dir.is_dir() or not any(site_dir.iterdir()):
         return
-    if site_dir.absolute() == Path.cwd() or site_dir.absolute() == parent:
+    if is_current_folder_or_above(site_dir):
         raise SiteError(f"-o {site_dir}: give a folder of its own, not the current folder")
     # --force replaces a site, never a folder of other files named by mistake.
     if not (site_dir / "index.html").is_file() or not (site_dir / MODEL_FOLDER).is_dir():
