@@ -281,8 +281,8 @@ def test_serve_option_builds_then_serves_on_localhost_until_ctrl_c(tmp_path):
 # into the initialisation of onnxruntime's compiled module (~0.15 s): a timer, not another
 # process, so that it lands there however loaded the machine is.
 INTERRUPT_ORT_INIT = """
-import signal, sys
-signal.signal(signal.SIGALRM, signal.default_int_handler)
+import os, signal, sys
+signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))  # a Ctrl-C
 class InterruptOrtInit:
     @staticmethod
     def find_spec(name, path=None, target=None):

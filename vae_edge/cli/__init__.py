@@ -10,6 +10,8 @@ module is imported only when that command runs (or `--help` lists them all), so
 from __future__ import annotations
 
 import importlib
+import signal
+from typing import Any
 
 import click
 
@@ -52,6 +54,12 @@ class VaeEdgeGroup(click.Group):
         module = importlib.import_module(f"{__name__}.{COMMAND_MODULES[cmd_name]}")
         return next(command for command in module.COMMANDS if command.name == cmd_name)
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Remember a Ctrl-C: one that lands while a C extension initialises can come out
+        # as an ImportError that no longer carries the KeyboardInterrupt (Cython's modules).
+        signal.signal(signal.SIGINT, _remember_interrupt)
+        return super().main(*args, **kwargs)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -65,13 +73,26 @@ class VaeEdgeGroup(click.Group):
             ctx.exit(INTERRUPTED_STATUS)
 
 
+_interrupt_seen = False
+
+
+def _remember_interrupt(signum: int, frame: object) -> None:
+    """Python's own SIGINT handler (raise KeyboardInterrupt), remembering that it ran."""
+    global _interrupt_seen
+    _interrupt_seen = True
+    signal.default_int_handler(signum, frame)
+
+
 def interrupted(error: BaseException | None) -> bool:
     """Whether Ctrl-C lies behind `error`.
 
     A Ctrl-C while a C extension initialises (onnxruntime, imported when a command first
     needs it) comes out as `ImportError: initialization failed` caused by the
-    `KeyboardInterrupt`.
+    `KeyboardInterrupt`, or (a Cython module's) as an ImportError that lost it: then the
+    SIGINT handler `main` installs has seen it.
     """
+    if _interrupt_seen:
+        return True
     while error is not None:
         if isinstance(error, KeyboardInterrupt):
             return True
