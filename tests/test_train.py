@@ -23,6 +23,7 @@ from vae_edge.cli import main, training_commands
 from vae_edge.config import ModelConfig
 from vae_edge.errors import InputError
 from vae_edge.mnist import load_split
+from vae_edge.runtime.noise import apply_flips
 from vae_edge.training import train as train_module
 from vae_edge.training.checkpoint import CheckpointError, load_checkpoint
 from vae_edge.training.model import VAE, flip_pixels
@@ -467,6 +468,22 @@ def test_flip_pixels_flips_each_image_at_its_own_rate():
     assert abs(rates.mean().item() - 0.2) < 0.01
     ones = flip_pixels(torch.ones(4000, 196), 0.4, generator)
     assert set(ones.unique().tolist()) == {0.0, 1.0} and abs(ones.mean().item() - 0.8) < 0.01
+
+
+def test_training_and_runtime_flip_with_the_same_rule():
+    """Training's torch noise and the runtime's numpy noise are one rule (`apply_flips`):
+    the same uniform draws flip the same pixels in both."""
+    images = (np.random.default_rng(0).random((64, 196)) < 0.3).astype(np.float32)
+    uniforms = np.random.default_rng(1).random(images.shape, dtype=np.float32)
+    rates = np.linspace(0.0, 0.5, 64, dtype=np.float32)[:, None]
+    expected = np.where(uniforms < rates, 1 - images, images)
+    by_numpy = apply_flips(images, rates, uniforms)
+    by_torch = apply_flips(
+        torch.from_numpy(images), torch.from_numpy(rates), torch.from_numpy(uniforms)
+    )
+    assert np.array_equal(by_numpy, expected) and by_numpy.dtype == np.float32
+    assert np.array_equal(by_torch.numpy(), expected)
+    assert 0 < np.mean(by_numpy != images) < 0.5
 
 
 def test_denoising_training_encodes_flipped_images_and_scores_the_clean_ones(

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_edge.config import ModelConfig
+from vae_edge.runtime.noise import apply_flips
 
 ACTIVATION_LAYERS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -77,12 +78,13 @@ def flip_pixels(
     """Binary `images` [B, P] with each image's pixels flipped at a rate drawn from U(0, max_rate).
 
     The corruption of denoising training: drawing the rate per image shows the encoder
-    clean, lightly and heavily corrupted digits alike.
+    clean, lightly and heavily corrupted digits alike. The draws are torch's, on the
+    images' device; the flip rule is the runtime's `apply_flips`.
     """
     shape = (images.shape[0], 1)
     rates = max_rate * torch.rand(shape, generator=generator, device=images.device)
-    flips = torch.rand(images.shape, generator=generator, device=images.device) < rates
-    return torch.where(flips, 1 - images, images)
+    uniforms = torch.rand(images.shape, generator=generator, device=images.device)
+    return apply_flips(images, rates, uniforms)
 
 
 def loss_terms(
