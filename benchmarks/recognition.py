@@ -7,17 +7,19 @@ For each model folder (which must hold M2's graphs, `vae-edge train-classifier`)
 
 - accuracy: with 100, 600, 1,000, 3,000 and all 60,000 labels (drawn evenly per digit,
   seed 0), on the 10,000 test images, clean and with 10 and 20 % of the pixels flipped,
-  for three classifiers given the same labels: M2 on the latent means (the folder's own
-  size and recipe; with all labels, the folder's own classifier.onnx, run by the
-  runtime), today's supervised classifier on the latent means (an MLP, labelled codes
-  only), and the same MLP on the 196 pixels; both MLPs see fresh flips of the model's own
-  `--input-flip` each epoch. Kingma et al. 2014's figures stand beside them, marked as
-  28x28 MNIST (not this data);
+  for three classifiers given the same labels: M2 on the latent means (trained and chosen
+  on validation as `train-classifier --labels N` does, with the folder's recipe; with all
+  labels, the folder's own classifier.onnx, run by the runtime), today's supervised
+  classifier on the latent means (an MLP, labelled codes only), and the same MLP on the
+  196 pixels; both MLPs see fresh flips of the model's own `--input-flip` each epoch.
+  Kingma et al. 2014's figures stand beside them, marked as 28x28 MNIST (not this data);
 - `generate(digit=d)`, for these folders and those after `--generation`: the time per
   digit and the share an independent judge (the pixel MLP trained here on all labels,
   clean) reads as d, for M2's one pass against the rejection sampler (the same folder
   without conditional.onnx, its classifier at the runtime's default threshold);
-- figures `docs/denoising_<model>.png` and `docs/digits_<model>.png`.
+- denoising: the share of pixels a noisy test image and its reconstruction (at 0.5) get
+  wrong against the clean image, and figures `docs/denoising_<model>.png` and
+  `docs/digits_<model>.png`.
 """
 
 from __future__ import annotations
@@ -78,25 +80,28 @@ def mlp_accuracy(features, width: int, train, count: int, input_flip: float, tes
     return accuracy_under_noise(features, {"mlp": classifier}, *test, rates=RATES)["mlp"]
 
 
-def accuracy_rows(model, train, test) -> list[dict[str, object]]:
-    """Test accuracy by label count and flips: M2, the latent MLP, the pixel MLP."""
-    recipe = model.manifest.training["classifier"]
-    options = M2Options(**recipe["options"])
-    shape = m2.M2Shape(recipe["hidden"], recipe["z2_dim"])
+def accuracy_rows(
+    model, train, validation, test, label_counts=LABEL_COUNTS, epochs: int | None = None
+) -> list[dict[str, object]]:
+    """Test accuracy by label count and flips: M2, the latent MLP, the pixel MLP.
+
+    M2 trains with the folder's recipe, for `epochs` instead where given.
+    """
+    recipe = model.manifest.training["classifier"]["options"]
+    options = M2Options(**{**recipe, "epochs": epochs or recipe["epochs"]})
     trained_flip = model.manifest.training.get("options", {}).get("input_flip", 0.0)
 
     def encode(images: np.ndarray) -> np.ndarray:
         return model.encode(images)[0]
 
-    codes = m2.latent_copies(encode, train[0], options, np.random.default_rng(0))
     rows = []
-    for count in LABEL_COUNTS:
+    for count in label_counts:
         if count >= len(train[1]):
             scores = {"M2 on the latent means": classification_accuracy(model, *test, RATES)}
         else:
             labelled = m2.balanced_labels(train[1], count)
-            (fitted,) = m2.fit(codes, train[1], labelled, options, (shape,), log=str).values()
-            heads = {"M2 on the latent means": fitted.classifier}
+            chosen = m2.train_and_choose(encode, *train, labelled, validation, options, str)
+            heads = {f"M2 on the latent means ({chosen.name})": chosen.model.classifier}
             scores = accuracy_under_noise(encode, heads, *test, rates=RATES)
         scores["supervised MLP on the latent means"] = mlp_accuracy(
             encode, model.latent_dim, train, count, trained_flip, test
@@ -170,6 +175,25 @@ def generation_row(name: str, method: str, model, judge) -> dict[str, object]:
     }
 
 
+def denoising_rows(model, test_images: np.ndarray) -> list[dict[str, object]]:
+    """Pixel error of noisy inputs and of their reconstructions, against the clean images."""
+    rows = []
+    for rate in FLIP_RATES:
+        noisy = flip_pixels(test_images, rate, np.random.default_rng(0))
+        recon = model.reconstruct(noisy).reshape(len(test_images), -1)
+        rows.append(
+            {
+                "flipped": f"{rate:.0%}",
+                "noisy input: pixels wrong": f"{np.mean(noisy != test_images):.2%}",
+                "reconstruction: pixels wrong": f"{np.mean((recon >= 0.5) != test_images):.2%}",
+                "reconstruction: mean |x̂ - x|": round(
+                    float(np.mean(np.abs(recon - test_images))), 4
+                ),
+            }
+        )
+    return rows
+
+
 def figures(model, name: str, test_images: np.ndarray) -> None:
     """Noisy inputs above their reconstructions; one generated row per digit."""
     side = model.image_side
@@ -190,9 +214,14 @@ def main() -> None:
         "--generation", nargs="*", type=Path, default=[], help="folders for generation only"
     )
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument(
+        "--labels", nargs="+", type=int, default=LABEL_COUNTS, help="label counts to measure"
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="M2's (default: the recipe's)")
     args = parser.parse_args()
     folder = resolve_data_dir(args.data_dir)
     train = load_labeled_split(folder, "train")
+    validation = load_labeled_split(folder, "validation")
     test = load_labeled_split(folder, "test")
     judge_options = ClassifierOptions(**{**vars(BASELINE_OPTIONS), "input_flip": 0.0})
     (judge,) = fit_candidates(
@@ -212,8 +241,14 @@ def main() -> None:
             write_report(
                 f"recognition_{name}",
                 f"{name}: test accuracy (10,000 images) by labels used and pixels flipped",
-                accuracy_rows(model, train, test),
+                accuracy_rows(model, train, validation, test, args.labels, args.epochs),
                 {"m2": model.manifest.training["classifier"]},
+            )
+            write_report(
+                f"denoising_{name}",
+                f"{name}: pixel error against the clean test images (10,000)",
+                denoising_rows(model, test[0]),
+                {},
             )
             figures(model, name, test[0])
         generation.append(generation_row(name, "M2: conditional.onnx", model, judge))

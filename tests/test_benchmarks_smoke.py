@@ -3,9 +3,7 @@
 Benchmarks never assert a time; these runs only show that each script still works with
 the code it measures (they have broken silently before) and writes a table with rows.
 Each runs in this process with its command line, writing into a temporary results folder
-instead of benchmarks/results/. `benchmarks.recognition` runs its generation path only (its
-accuracy grid writes the docs' figures); `benchmarks.ort_versions` has
-tests/test_ort_versions.py.
+instead of benchmarks/results/; `benchmarks.ort_versions` has tests/test_ort_versions.py.
 """
 
 from __future__ import annotations
@@ -160,13 +158,27 @@ def test_cold_start(run_benchmark, small_model_dir):
     assert rows[0]["command"] == "vae-edge generate"
 
 
-def test_recognition_generation_compares_m2_with_rejection(run_benchmark, small_mnist_dir):
-    # The generation path only: the accuracy grid also writes docs figures and trains on
-    # every label count, too slow for a smoke run.
-    written = run_benchmark("recognition", "--generation", TINY, "--data-dir", small_mnist_dir)
+def test_recognition_grid_denoising_and_generation(
+    run_benchmark, small_mnist_dir, tmp_path, monkeypatch
+):
+    # One label count below the slice's 2,000 training images (M2 trained and chosen, one
+    # epoch) and all of them (the folder's own classifier.onnx).
+    recognition = importlib.import_module("benchmarks.recognition")
+    monkeypatch.setattr(recognition, "DOCS", tmp_path)
+    args = [TINY, "--labels", 100, 2000, "--epochs", 1, "--data-dir", small_mnist_dir]
+    written = run_benchmark("recognition", *args)
+    grid = written["recognition_tiny"]["rows"]
+    assert [row["labels"] for row in grid] == [100] * 3 + [2000] * 3
+    assert grid[0]["classifier"].startswith("M2 on the latent means (hidden-")
+    assert all(0 <= row["10% flipped"] <= 1 for row in grid)
+    assert [row["flipped"] for row in written["denoising_tiny"]["rows"]] == ["5%", "10%", "20%"]
     methods = [row["method"] for row in written["digit_generation"]["rows"]]
     assert methods[0] == "M2: conditional.onnx" and methods[1].startswith("rejection")
     assert written["recognition_kingma"]["rows"]
+    assert {path.name for path in tmp_path.glob("*.png")} == {
+        "denoising_tiny.png",
+        "digits_tiny.png",
+    }
 
 
 @pytest.mark.slow

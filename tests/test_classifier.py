@@ -155,6 +155,19 @@ def test_the_folder_is_complete_at_every_rename(classified_dir, tmp_path, monkey
     assert seen and seen[-1] != old  # the new graphs are in place, and were checked there
 
 
+def test_a_deeper_classifier_exports_and_classifies_as_torch_does(classified_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    shutil.copytree(classified_dir, model_dir)
+    codes = np.random.default_rng(0).standard_normal((64, 6)).astype(np.float32)
+    trained = M2(6, M2Shape(8, 2, classifier_hidden=(12, 10))).eval()
+    add_m2_graphs(model_dir, trained, {}, codes)
+    with torch.no_grad():
+        expected = torch.softmax(trained.classifier(torch.from_numpy(codes)), dim=1).numpy()
+    probabilities = runtime.load(model_dir).session("classifier").run(None, {"mu": codes})[0]
+    np.testing.assert_allclose(probabilities, expected, atol=DEFAULT_ATOL)
+    assert len([layer for layer in trained.classifier if isinstance(layer, torch.nn.Linear)]) == 3
+
+
 @pytest.mark.parametrize("graph", ["classifier.onnx", "conditional.onnx"])
 def test_a_tampered_graph_is_named(classified_dir, tmp_path, graph):
     model_dir = tmp_path / "model"
@@ -177,6 +190,9 @@ def test_a_folder_from_before_classifiers_and_ir_versions_still_loads(small_mode
         model.classify(np.zeros((1, 196)))
     with pytest.raises(ModelFileError, match="no digit classifier"):
         model.generate(4, digit=3)
+    for graph, missing in [("classifier", "digit classifier"), ("conditional", "conditional")]:
+        with pytest.raises(ModelFileError, match=f"no {missing}.*train-classifier"):
+            model.session(graph)
 
 
 @pytest.mark.parametrize(

@@ -82,9 +82,11 @@ def test_session_gives_the_models_own_sessions_opened_on_demand():
     (probs, _) = model.session("decoder").run(None, {"z": z})
     assert np.array_equal(probs.reshape(model.decode(z).shape), model.decode(z))
     assert model.session("decoder") is model.session("decoder")
-    with pytest.raises(InputError, match="encoder, decoder or classifier"):
+    with pytest.raises(InputError, match="encoder, decoder, classifier, conditional"):
         model.session("decoder.onnx")
     assert [node.name for node in model.session("classifier").get_inputs()] == ["mu"]
+    inputs = [node.name for node in model.session("conditional").get_inputs()]
+    assert inputs == ["digit", "z2"]
 
 
 def test_providers_as_name_and_options_pairs_are_accepted():

@@ -133,7 +133,6 @@ def train_classifier(
     and conditional.onnx (digit and style -> code, for `generate --digit`).
     """
     m2 = import_training_module("vae_edge.training.m2")
-    classifier = import_training_module("vae_edge.training.classifier")
     graph = import_training_module("vae_edge.export.classifier_graph")
     import numpy as np
 
@@ -167,34 +166,34 @@ def train_classifier(
                 f"encoding {len(train_labels)} training images and {options.copies} noisy "
                 f"copies of each; {count} of them labelled"
             )
-            codes = m2.latent_copies(encode, train_images, options, np.random.default_rng(seed))
-            models = m2.fit(codes, train_labels, labelled, options, log=click.echo)
-            heads = {name: trained.classifier for name, trained in models.items()}
-            scores = classifier.accuracy_under_noise(encode, heads, *validation)
-            chosen = classifier.choose(scores)
-            for name, accuracies in scores.items():
-                marker = "  <- chosen" if name == chosen else ""
+            chosen = m2.train_and_choose(
+                encode, train_images, train_labels, labelled, validation, options, click.echo
+            )
+            for name, accuracies in chosen.scores.items():
+                marker = "  <- chosen" if name == chosen.name else ""
                 levels = "  ".join(f"{rate:.0%} {acc:.2%}" for rate, acc in accuracies.items())
                 click.echo(f"validation accuracy, flipped pixels: {name:<18} {levels}{marker}")
+            shape = chosen.model.shape
             summary = {
                 "method": "M2 (Kingma et al. 2014) on the encoder's means",
                 "labels": count,
-                "chosen": chosen,
-                "hidden": models[chosen].shape.hidden,
-                "z2_dim": models[chosen].shape.z2_dim,
+                "chosen": chosen.name,
+                "hidden": shape.hidden,
+                "classifier_hidden": list(shape.classifier_sizes),
+                "z2_dim": shape.z2_dim,
                 "options": dataclasses.asdict(options),
                 "validation_accuracy": {
                     name: {f"{rate:g}": round(acc, 4) for rate, acc in accuracies.items()}
-                    for name, accuracies in scores.items()
+                    for name, accuracies in chosen.scores.items()
                 },
             }
             check_codes = encode(validation[0])
-            graph.add_m2_graphs(model_dir, models[chosen], summary, check_codes)
+            graph.add_m2_graphs(model_dir, chosen.model, summary, check_codes)
     except VaeEdgeError as error:
         raise click.ClickException(first_line(error)) from None
     click.echo(
-        f"wrote {model_dir / CLASSIFIER_NAME} and {CONDITIONAL_NAME} ({chosen}, {count} labels) "
-        "and updated the manifest"
+        f"wrote {model_dir / CLASSIFIER_NAME} and {CONDITIONAL_NAME} ({chosen.name}, "
+        f"{count} labels) and updated the manifest"
     )
 
 

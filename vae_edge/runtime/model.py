@@ -132,18 +132,28 @@ class VAEModel:
         return f"VAEModel({str(self.model_dir)!r}, latent_dim={self.latent_dim})"
 
     def session(self, graph: str) -> ort.InferenceSession:
-        """The onnxruntime session of one graph: "encoder", "decoder" or "classifier".
+        """The onnxruntime session of one graph: "encoder", "decoder", "classifier" or
+        "conditional".
 
         For callers that run a graph bare, past the runtime's checks: benchmarks that
         measure what those checks cost, experiments with onnxruntime's own API. It is the
         session the model itself runs, opened now if the model was loaded lazily.
         """
-        graphs = {"encoder": self._encoder, "decoder": self._decoder}
+        graphs = {
+            "encoder": self._encoder,
+            "decoder": self._decoder,
+            "classifier": self._classifier,
+            "conditional": self._conditional,
+        }
+        if graph not in graphs:
+            raise InputError(f"graph must be one of {', '.join(graphs)}, got {graph!r}")
         if graph == "classifier":
             self._need_classifier()
-            graphs[graph] = self._classifier
-        if graph not in graphs:
-            raise InputError(f"graph must be encoder, decoder or classifier, got {graph!r}")
+        elif graph == "conditional" and self._conditional is None:
+            raise ModelFileError(
+                f"{self.model_dir}: this model folder has no conditional generator; add one "
+                "with `vae-edge train-classifier --model FOLDER`"
+            )
         return graphs[graph].session
 
     def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -107,10 +107,11 @@ class M2Options(ClassifierOptions):
     few labels go further and the classifier also knows noisy digits' codes. The labelled
     codes' mean cross-entropy weighs `alpha` times the number of labels against the
     codes' mean bounds: Kingma et al. 2014's alpha = 0.1 N on sums over the data, which
-    leans on the labels more as there are more of them.
+    leans on the labels more as there are more of them. Twenty epochs: with all labels,
+    8 reached 90.8 % clean validation accuracy on the default model, 20 reached 94.5 %.
     """
 
-    epochs: int = 10
+    epochs: int = 20
     batch_size: int = 512
     lr: float = 3e-3
     alpha: float = 0.1
