@@ -93,6 +93,27 @@ CANDIDATES = (
         _options(epochs=20, lr=3e-4, iwae_samples=5),
         init_from="default-e200",
     ),
+    # ...and on with a tighter bound (k = 20).
+    Candidate(
+        "default-e200-iwae5-iwae20",
+        ModelConfig(hidden_sizes=(512, 256)),
+        _options(epochs=30, lr=3e-4, iwae_samples=20),
+        init_from="default-e200-iwae5",
+    ),
+    # ...and on with k = 50.
+    Candidate(
+        "default-e200-iwae5-iwae20-iwae50",
+        ModelConfig(hidden_sizes=(512, 256)),
+        _options(epochs=25, lr=2e-4, iwae_samples=50),
+        init_from="default-e200-iwae5-iwae20",
+    ),
+    # ...and on with k = 100.
+    Candidate(
+        "default-e200-iwae5-iwae20-iwae50-iwae100",
+        ModelConfig(hidden_sizes=(512, 256)),
+        _options(epochs=15, lr=2e-4, iwae_samples=100),
+        init_from="default-e200-iwae5-iwae20-iwae50",
+    ),
     # The tiny model bundled before this sweep: decoder 16-64-196.
     Candidate("tiny-h64-e200", ModelConfig(hidden_sizes=(64,)), _options(epochs=200)),
     # Four times the decoder's width: 64 KiB as int8.
@@ -102,6 +123,13 @@ CANDIDATES = (
         ModelConfig(hidden_sizes=(256,)),
         _options(epochs=10, lr=1e-3, iwae_samples=10),
         init_from="tiny-h256-e100",
+    ),
+    # ...and on with a tighter bound (k = 20) at a lower rate.
+    Candidate(
+        "tiny-h256-e100-iwae10-iwae20",
+        ModelConfig(hidden_sizes=(256,)),
+        _options(epochs=15, lr=5e-4, iwae_samples=20),
+        init_from="tiny-h256-e100-iwae10",
     ),
 )
 
