@@ -60,11 +60,10 @@ class M2Shape:
         )
 
 
-# Shapes tried side by side; validation accuracy picks one. A style code z2 of 2 numbers
-# leaves the digit to y: robust, all labels, an independent judge read 94 % of generated
-# digits as the digit asked for, against 89-90 % with z2 of 4 or 8, at the same accuracy.
-# The deeper classifier pays with many labels (robust, all labels: 92.4 % clean on the
-# test images against 91.2 %) and overfits with few (default, 100 labels: 81 % against 84 %).
+# Shapes tried side by side; validation accuracy picks one. The style code z2 has 2
+# numbers: with 4 or 8 it carried part of the digit, and an independent judge read fewer
+# generated digits as the digit asked for, at the same accuracy. The deeper classifier
+# pays with many labels and overfits with few, so validation decides per label count.
 CANDIDATES = (
     M2Shape(hidden=128, z2_dim=2),
     M2Shape(hidden=256, z2_dim=2),
