@@ -125,6 +125,21 @@ def test_example_matches_onnxruntime_on_1000_codes(request, build):
     np.testing.assert_allclose(c_probs, expected, rtol=0, atol=tolerance)
 
 
+def test_a_logit_where_expf_overflows_gives_probability_0_not_nan(default_build):
+    """expf overflows float below a logit of -88.7, and -ffast-math turns 1 / (1 + inf)
+    into NaN; the C clips the sigmoid's input first (c_source.SIGMOID_INPUT_LIMIT)."""
+    model = runtime.load("default")
+    draws = np.random.default_rng(0).standard_normal((20000, model.latent_dim)).astype("<f4")
+    lowest = model.decode_logits(draws).min(axis=1)
+    z = draws[np.argsort(lowest)[:8]]
+    assert model.decode_logits(z).min() < -88.8  # the case is reached
+    result = run_example(default_build, z.tobytes())
+    assert result.returncode == 0, result.stderr
+    c_probs = np.frombuffer(result.stdout, dtype="<f4").reshape(len(z), 14, 14)
+    assert np.isfinite(c_probs).all()
+    np.testing.assert_allclose(c_probs, model.decode(z), rtol=0, atol=C_TOLERANCES["float32"])
+
+
 @pytest.mark.parametrize(("n_bytes", "n_codes"), [(3, 0), (64 + 1, 1), (64 + 4, 1), (64 + 7, 1)])
 def test_example_rejects_input_that_ends_inside_a_code(c_build, n_bytes, n_codes):
     latent_dim = runtime.load("tiny").latent_dim

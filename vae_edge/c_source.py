@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from vae_edge.atomic import building_folder, is_current_folder_or_above
 from vae_edge.config import DEFAULT_ATOL
 from vae_edge.errors import VaeEdgeError, install_hint
@@ -58,6 +60,8 @@ MAX_STACK_BYTES = 2**20
 # activation quantization follows onnx.reference, whose zero points can sit one step
 # away from onnxruntime's (whose tanh overshoots +-1 by an ulp) and move a whole layer.
 C_TOLERANCES = {"float32": DEFAULT_ATOL, "int8": 0.1}
+# Sigmoid inputs beyond this are clipped in the C (`_sigmoid_inputs_clipped`).
+SIGMOID_INPUT_LIMIT = 88.0
 EMBEDDED_EXTRA_HINT = f"export-c needs emx-onnx-cgen, {install_hint('embedded')}"
 # Calls the decoder must not make: it runs where there is no heap and no stdio.
 FORBIDDEN_CALLS = re.compile(r"\b(malloc|calloc|realloc|free|printf|fprintf|puts|fopen)\s*\(")
@@ -120,6 +124,33 @@ def _batch_of_one(graph: onnx.ModelProto) -> onnx.ModelProto:
     return graph
 
 
+def _sigmoid_inputs_clipped(graph: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph with each Sigmoid's input clipped to +-SIGMOID_INPUT_LIMIT first.
+
+    The C computes sigmoid(x) as 1 / (1 + expf(-x)), and expf overflows float below
+    x = -88.7; under -ffast-math the overflow comes out as NaN, not 0. Within the limit
+    the probabilities change by less than 1e-38 (sigmoid(-88) is 6e-39).
+    """
+    from onnx import helper, numpy_helper
+
+    nodes = []
+    for index, node in enumerate(graph.graph.node):
+        if node.op_type == "Sigmoid":
+            bounds = (f"sigmoid_{index}_min", f"sigmoid_{index}_max")
+            for name, value in zip(
+                bounds, (-SIGMOID_INPUT_LIMIT, SIGMOID_INPUT_LIMIT), strict=True
+            ):
+                array = numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+                graph.graph.initializer.append(array)
+            clipped = f"{node.input[0]}_clipped"
+            nodes.append(helper.make_node("Clip", [node.input[0], *bounds], [clipped]))
+            node.input[0] = clipped
+        nodes.append(node)
+    del graph.graph.node[:]
+    graph.graph.node.extend(nodes)
+    return graph
+
+
 def _tensor_bytes(elem_type: int, dims: Iterable[int]) -> int:
     from onnx import helper
 
@@ -163,7 +194,7 @@ def decoder_source(model_dir: Path, manifest: Manifest, decoder: bytes) -> str:
         raise CSourceError(EMBEDDED_EXTRA_HINT) from None
 
     decoder_path = model_dir / manifest.decoder.file
-    graph = _batch_of_one(onnx.load_from_string(decoder))
+    graph = _sigmoid_inputs_clipped(_batch_of_one(onnx.load_from_string(decoder)))
     # The header's prototype is (z, probs, logits): the graph must name them in that order.
     names = (tuple(v.name for v in graph.graph.input), tuple(v.name for v in graph.graph.output))
     if names != (DECODER_INPUTS, DECODER_OUTPUTS):
