@@ -18,8 +18,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from vae_edge.atomic import building_folder, is_current_folder_or_above
 from vae_edge.config import DEFAULT_ATOL
 from vae_edge.errors import VaeEdgeError, install_hint
@@ -131,6 +129,7 @@ def _sigmoid_inputs_clipped(graph: onnx.ModelProto) -> onnx.ModelProto:
     x = -88.7; under -ffast-math the overflow comes out as NaN, not 0. Within the limit
     the probabilities change by less than 1e-38 (sigmoid(-88) is 6e-39).
     """
+    import numpy as np
     from onnx import helper, numpy_helper
 
     nodes = []
