@@ -53,7 +53,8 @@ def _thousands(value: float) -> str:
 FRONTIER_TEST_COMMAND = (
     "python -m benchmarks.frontier --only tiny-h256-e100 tiny-h256-e100-iwae10 "
     "tiny-h256-e100-iwae10-iwae20 default-e200-iwae5 default-e200-iwae5-iwae20 "
-    "default-e200-iwae5-iwae20-iwae50 --name frontier_test --figure docs/frontier_test.png"
+    "default-e200-iwae5-iwae20-iwae50 default-e200-iwae5-iwae20-iwae50-iwae100 "
+    "--name frontier_test --figure docs/frontier_test.png"
 )
 
 RECOGNITION_COMMAND = (

@@ -82,55 +82,37 @@ def _options(**changes: Any) -> TrainOptions:
     return TrainOptions(**changes)
 
 
+def _iwae_stage(parent: Candidate, epochs: int, lr: float, samples: int) -> Candidate:
+    """`parent` fine-tuned from its weights with the importance-weighted bound (`samples`
+    per image): named after it, with its shape."""
+    options = _options(epochs=epochs, lr=lr, iwae_samples=samples)
+    return Candidate(f"{parent.name}-iwae{samples}", parent.config, options, parent.name)
+
+
+# The default model bundled before this sweep: its recipe, 200 epochs; then fine-tuned
+# with the importance-weighted bound (IWAE) in stages of more samples and lower rates.
+_DEFAULT_E200 = Candidate(
+    "default-e200", ModelConfig(hidden_sizes=(512, 256)), _options(epochs=200)
+)
+_DEFAULT_IWAE5 = _iwae_stage(_DEFAULT_E200, epochs=20, lr=3e-4, samples=5)
+_DEFAULT_IWAE20 = _iwae_stage(_DEFAULT_IWAE5, epochs=30, lr=3e-4, samples=20)
+_DEFAULT_IWAE50 = _iwae_stage(_DEFAULT_IWAE20, epochs=25, lr=2e-4, samples=50)
+# Four times the tiny decoder's width (64 KiB as int8), then two IWAE stages.
+_TINY_H256 = Candidate("tiny-h256-e100", ModelConfig(hidden_sizes=(256,)), _options(epochs=100))
+_TINY_IWAE10 = _iwae_stage(_TINY_H256, epochs=10, lr=1e-3, samples=10)
+
 # The sweep, in training order. Costs on the project's shared 2-core VM are in docs/models.md.
 CANDIDATES = (
-    # The default model bundled before this sweep: its recipe, 200 epochs.
-    Candidate("default-e200", ModelConfig(hidden_sizes=(512, 256)), _options(epochs=200)),
-    # ...fine-tuned with the importance-weighted bound (IWAE, k = 5), lr 3e-4.
-    Candidate(
-        "default-e200-iwae5",
-        ModelConfig(hidden_sizes=(512, 256)),
-        _options(epochs=20, lr=3e-4, iwae_samples=5),
-        init_from="default-e200",
-    ),
-    # ...and on with a tighter bound (k = 20).
-    Candidate(
-        "default-e200-iwae5-iwae20",
-        ModelConfig(hidden_sizes=(512, 256)),
-        _options(epochs=30, lr=3e-4, iwae_samples=20),
-        init_from="default-e200-iwae5",
-    ),
-    # ...and on with k = 50.
-    Candidate(
-        "default-e200-iwae5-iwae20-iwae50",
-        ModelConfig(hidden_sizes=(512, 256)),
-        _options(epochs=25, lr=2e-4, iwae_samples=50),
-        init_from="default-e200-iwae5-iwae20",
-    ),
-    # ...and on with k = 100.
-    Candidate(
-        "default-e200-iwae5-iwae20-iwae50-iwae100",
-        ModelConfig(hidden_sizes=(512, 256)),
-        _options(epochs=15, lr=2e-4, iwae_samples=100),
-        init_from="default-e200-iwae5-iwae20-iwae50",
-    ),
+    _DEFAULT_E200,
+    _DEFAULT_IWAE5,
+    _DEFAULT_IWAE20,
+    _DEFAULT_IWAE50,
+    _iwae_stage(_DEFAULT_IWAE50, epochs=15, lr=2e-4, samples=100),
     # The tiny model bundled before this sweep: decoder 16-64-196.
     Candidate("tiny-h64-e200", ModelConfig(hidden_sizes=(64,)), _options(epochs=200)),
-    # Four times the decoder's width: 64 KiB as int8.
-    Candidate("tiny-h256-e100", ModelConfig(hidden_sizes=(256,)), _options(epochs=100)),
-    Candidate(
-        "tiny-h256-e100-iwae10",
-        ModelConfig(hidden_sizes=(256,)),
-        _options(epochs=10, lr=1e-3, iwae_samples=10),
-        init_from="tiny-h256-e100",
-    ),
-    # ...and on with a tighter bound (k = 20) at a lower rate.
-    Candidate(
-        "tiny-h256-e100-iwae10-iwae20",
-        ModelConfig(hidden_sizes=(256,)),
-        _options(epochs=15, lr=5e-4, iwae_samples=20),
-        init_from="tiny-h256-e100-iwae10",
-    ),
+    _TINY_H256,
+    _TINY_IWAE10,
+    _iwae_stage(_TINY_IWAE10, epochs=15, lr=5e-4, samples=20),
 )
 
 

@@ -141,7 +141,7 @@ def _sigmoid_inputs_clipped(graph: onnx.ModelProto) -> onnx.ModelProto:
             ):
                 array = numpy_helper.from_array(np.array(value, dtype=np.float32), name)
                 graph.graph.initializer.append(array)
-            clipped = f"{node.input[0]}_clipped"
+            clipped = f"sigmoid_{index}_input"
             nodes.append(helper.make_node("Clip", [node.input[0], *bounds], [clipped]))
             node.input[0] = clipped
         nodes.append(node)
